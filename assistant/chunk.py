@@ -86,8 +86,8 @@ def _merge_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    target_tokens: int = 70
-    max_tokens: int = 110
+    target_tokens: int = 100
+    max_tokens: int = 150
     min_tokens: int = 24
 
     def as_dict(self) -> dict:
@@ -203,6 +203,10 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter
             context += f". {piece.block.label.title()}"
         if piece.kind == FOOTNOTE:
             context += ". " + footnote_refs.get((section.id, piece.block.label), "")
+        elif piece.kind == TEXT and piece.start > piece.block.start:
+            # The later part of a long paragraph often leans on its opening
+            # sentence for its subject ("This mechanism ..."); index it too.
+            context += ". " + _lead_sentence(piece.block)
         notes = tuple(n for b in doc.blocks if b.kind != FOOTNOTE
                       and b.start < piece.end and b.end > piece.start for n in b.notes
                       if _marker_in(body, n))
@@ -220,6 +224,11 @@ _SUP = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 
 def _marker_in(body: str, note: str) -> bool:
     return "".join(_SUP[int(c)] for c in note) in body
+
+
+def _lead_sentence(block: Block) -> str:
+    spans = sentence_spans(block.text)
+    return block.text[spans[0][0]:spans[0][1]] if spans else ""
 
 
 def _footnote_context(doc: Document) -> dict[tuple[str, str], str]:

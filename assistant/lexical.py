@@ -83,6 +83,13 @@ class BM25Index:
     def known(self, word: str) -> bool:
         return any(t in self.df for t in tokenize(word))
 
+    def prefixes(self, n: int) -> frozenset[str]:
+        """First ``n`` letters of every indexed token (cached)."""
+        cache = self.__dict__.setdefault("_prefixes", {})
+        if n not in cache:
+            cache[n] = frozenset(t[:n] for t in self.df if len(t) >= n)
+        return cache[n]
+
     def save(self, path: Path) -> None:
         self.model.save(str(path), show_progress=False)
         (path / "df.json").write_text(json.dumps({"size": self.size, "df": self.df}))

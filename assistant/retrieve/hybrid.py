@@ -37,7 +37,6 @@ class Retrieval:
     sentence: np.ndarray  # best sentence cosine of every passage
     sent_scores: np.ndarray  # cosine of the query with every sentence
     lexical: np.ndarray  # BM25 of every passage
-    unknown_terms: tuple[str, ...]  # query words the corpus never uses
 
 
 def near_duplicate(a: Passage, b: Passage, va: np.ndarray, vb: np.ndarray) -> bool:
@@ -104,7 +103,6 @@ class HybridRetriever:
         if len(sent_scores):
             np.maximum.at(sentence, self.sent_owner, sent_scores.astype(np.float32))
         lexical = data.bm25.scores(query)
-        unknown = tuple(w for w in dict.fromkeys(words(question)) if not data.bm25.known(w))
 
         depth = min(n, max(self.cfg.candidates, k * 4))
         dense_rank = self._dense_ranking(qvec, mask, depth)
@@ -124,8 +122,7 @@ class HybridRetriever:
             hits.append(Hit(p, float(score), float(dense[idx]), float(lexical[idx])))
             if len(hits) >= k:
                 break
-        return Retrieval(query, qvec, tuple(hits), dense, sentence, sent_scores, lexical,
-                         unknown)
+        return Retrieval(query, qvec, tuple(hits), dense, sentence, sent_scores, lexical)
 
     def search(self, question: str, k: int, section: str | None = None,
                doc: str | None = None) -> list[Hit]:

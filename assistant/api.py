@@ -21,6 +21,7 @@ from assistant.config import Config
 from assistant.embed import Embedder
 from assistant.errors import AssistantError, IndexError_, QueryError
 from assistant.index import IndexData, Progress, build_index, load_index, staleness
+from assistant.lexical import tokenize
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.types import Answer, Comparison, Document, Hit, Passage, Section
 
@@ -129,7 +130,11 @@ class Assistant:
                 depth: int = 30) -> Comparison:
         q, _ = clean_question(topic, self.cfg.max_question_chars)
         r = self.retriever.retrieve(q, depth, section, doc)
-        return compare_sections(q, r, self._index_of)
+        bm25 = self.data.bm25
+        # Words that pick out a topic are the rare ones; "report" or "Mexico" do not.
+        terms = frozenset(t for t in tokenize(r.query)
+                          if 0 < bm25.df.get(t, 0) <= 0.2 * bm25.size)
+        return compare_sections(q, r, self._index_of, terms)
 
     # -- the report itself -------------------------------------------------------
     @property

@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+from assistant.lexical import tokenize
 from assistant.retrieve.hybrid import Retrieval
 from assistant.types import CompareRow, Comparison, Hit
 
 
-def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int], per_section: int = 2,
-                     min_support: float = 0.30, max_rows: int = 8) -> Comparison:
+def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
+                     topic_terms: frozenset[str] = frozenset(), per_section: int = 2,
+                     min_support: float = 0.35, relative_drop: float = 0.15,
+                     second_ratio: float = 0.8,
+                     max_rows: int = 8) -> Comparison:
     """Group the retrieved passages by section and rank the sections.
 
-    A section is ranked by its best passage's fused score (so one strong
-    passage outranks several weak ones), and is shown only when one of its
-    sentences is at least ``min_support`` similar to the topic or the passage
-    shares words with it: a section that merely sits near the topic in vector
-    space is left out rather than shown as a position it does not take.
+    A passage speaks to the topic when it uses the topic's distinctive words
+    (``topic_terms``: stems rare in the corpus, acronyms expanded), since a
+    long sentence naming the topic in passing can score low in vector space;
+    or when one of its sentences is close to the topic: at least
+    ``min_support`` and within ``relative_drop`` of the best sentence found.
+    A section that only sits near the topic in vector space is left out
+    rather than shown as taking a position it does not take.
+
+    A section's second passage is shown only when it scores nearly as well as
+    its first (``second_ratio``), so rows are not padded with filler. Sections
+    rank by their best passage plus half their second, so a section that
+    discusses the topic at length edges out a passing mention.
     """
+    support = {h.passage.id: float(r.sentence[index_of[h.passage.id]]) for h in r.hits}
+    # Relative floor too: when the topic has sentences squarely about it, a
+    # section far below them is only brushing against the words.
+    floor = max(min_support, max(support.values(), default=0.0) - relative_drop)
     groups: dict[tuple[str, tuple[str, ...]], list[Hit]] = {}
     for hit in r.hits:
         p = hit.passage
-        pi = index_of[p.id]
-        if float(r.sentence[pi]) < min_support and hit.lexical <= 0:
+        mentions = bool(topic_terms & set(tokenize(p.text)))
+        if not mentions and support[p.id] < floor:
             continue
         groups.setdefault((p.doc_id, p.section_path), []).append(hit)
     rows = []
     for (doc_id, path), hits in groups.items():
-        hits = hits[:per_section]
-        pages = tuple(sorted({pg for h in hits for pg in h.passage.pages}))
-        rows.append(CompareRow(path[-1], path, doc_id, pages, hits[0].score, tuple(hits)))
+        first = hits[0].score
+        keep = [hits[0]] + [h for h in hits[1:per_section] if h.score >= second_ratio * first]
+        pages = tuple(sorted({pg for h in keep for pg in h.passage.pages}))
+        score = keep[0].score + (0.5 * keep[1].score if len(keep) > 1 else 0.0)
+        rows.append(CompareRow(path[-1], path, doc_id, pages, score, tuple(keep)))
     rows.sort(key=lambda row: -row.score)
     rows = rows[:max_rows]
     if not rows:

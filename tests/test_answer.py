@@ -1,0 +1,148 @@
+"""Answers: the report's own sentences with valid [n] markers, and honest abstention.
+
+The out-of-scope questions below were written for these tests: things a reader
+might ask that the report does not cover at all. They are not used by the
+engine's calibration (that is eval/out_of_scope.jsonl), so they check it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.errors import QueryError
+from assistant.types import Answer
+
+OUT_OF_SCOPE = [
+    "What is the recipe for chocolate chip cookies?",
+    "Who won the 2018 FIFA World Cup?",
+    "How many moons does Jupiter have?",
+    "What is the capital of Australia?",
+    "How does photosynthesis work?",
+    "What are the side effects of ibuprofen?",
+    "Which team won the Super Bowl in 2020?",
+    "How do I reset my iPhone password?",
+    "What is the plot of Hamlet?",
+    "What does the report say about K-pop music?",
+    "How tall is Mount Everest?",
+    "Who painted the Mona Lisa?",
+    "What does the report recommend about colonizing Mars?",
+    "How many players are on a cricket team?",
+    "What did the forum conclude about Antarctic ice sheets?",
+    "What is the exchange rate between the yen and the euro?",
+    "Which Premier League club has the most titles?",
+    "How long should I boil an egg?",
+    "How many people live in Guadalajara?",
+    "What does the report say about the Tokyo Olympics?",
+]
+ABSTENTION_FLOOR = 0.80  # share of OUT_OF_SCOPE (plus the dev unanswerables) abstained on
+FALSE_ABSTENTION_CEILING = 0.10  # share of answerable dev questions wrongly abstained on
+
+MARKER = re.compile(r"\[(\d+)\]")
+NOTICE = "The report does not appear to address"
+
+
+def check_answer_shape(ans: Answer) -> None:
+    """Invariants every answer keeps, abstained or not."""
+    n = len(ans.citations)
+    for m in MARKER.finditer(ans.text):
+        assert 1 <= int(m.group(1)) <= n, f"[{m.group(1)}] cites nothing: {ans.text!r}"
+    if ans.abstained:
+        assert ans.text.startswith(NOTICE)
+        assert ans.sentences == ()
+        assert not MARKER.search(ans.text)
+        assert ans.reason
+        return
+    assert ans.sentences, "an answer without sentences"
+    assert not ans.text.startswith(NOTICE)
+    for s in ans.sentences:
+        assert 1 <= s.citation <= n
+        cited = ans.citations[s.citation - 1].passage
+        assert s.text and s.text in cited.text, "a sentence that is not its passage's words"
+        assert f"{s.text} [{s.citation}]" in ans.text
+    # The text is exactly the sentences, each followed by its marker.
+    assert ans.text == " ".join(f"{s.text} [{s.citation}]" for s in ans.sentences)
+
+
+@pytest.fixture(scope="module")
+def dev_answers(assistant, dev_questions) -> list[tuple[dict, Answer]]:
+    return [(q, assistant.ask(q["question"])) for q in dev_questions if q["kind"] != "compare"]
+
+
+def test_dev_answers_keep_their_shape(dev_answers):
+    for _, ans in dev_answers:
+        check_answer_shape(ans)
+
+
+def test_dev_answers_quote_sentences_of_their_passages(dev_answers, assistant):
+    for _, ans in dev_answers:
+        for s in ans.sentences:
+            p = ans.citations[s.citation - 1].passage
+            doc = assistant.document(p.doc_id)
+            assert doc.text[p.start:p.end] == p.text
+            # A whole sentence, not a fragment cut mid-word.
+            at = p.text.index(s.text)
+            assert at == 0 or p.text[at - 1].isspace()
+            end = at + len(s.text)
+            assert end == len(p.text) or p.text[end].isspace()
+
+
+def test_false_abstention_ceiling(dev_answers):
+    answerable = [(q, a) for q, a in dev_answers if q.get("answerable", True)]
+    wrongly = [q["id"] for q, a in answerable if a.abstained]
+    assert len(wrongly) / len(answerable) <= FALSE_ABSTENTION_CEILING, wrongly
+
+
+def test_abstains_on_out_of_scope_questions(assistant, dev_questions):
+    questions = OUT_OF_SCOPE + [q["question"] for q in dev_questions if not q["answerable"]]
+    answers = [assistant.ask(q) for q in questions]
+    for ans in answers:
+        check_answer_shape(ans)
+    answered = [a.question for a in answers if not a.abstained]
+    rate = 1 - len(answered) / len(answers)
+    assert rate >= ABSTENTION_FLOOR, f"answered although out of scope: {answered}"
+
+
+def test_abstention_still_offers_closest_passages(assistant):
+    ans = assistant.ask("What is the recipe for chocolate chip cookies?")
+    assert ans.abstained
+    assert ans.citations  # shown as near matches, not as an answer
+    assert "closest" in ans.text
+
+
+def test_acronym_question_is_answered_from_its_definition(assistant):
+    ans = assistant.ask("What is the RRLM?")
+    check_answer_shape(ans)
+    assert not ans.abstained
+    assert "Rapid Response Labor Mechanism" in ans.query  # expanded before searching
+    assert any("Rapid Response Labor Mechanism (RRLM)" in h.passage.text for h in ans.citations)
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_ask_respects_k(assistant, k):
+    ans = assistant.ask("How has nearshoring affected Mexico?", k=k)
+    assert len(ans.citations) <= k
+    check_answer_shape(ans)
+
+
+def test_section_filter_applies_to_answers(assistant):
+    ans = assistant.ask("What are the challenges?", section="Security and Public Health")
+    assert ans.citations
+    assert all(h.passage.section == "Security and Public Health" for h in ans.citations)
+    check_answer_shape(ans)
+
+
+def test_long_question_is_cut_with_a_note(assistant):
+    question = "What does the report say about nearshoring in Mexico? " * 100
+    assert len(question) > assistant.cfg.max_question_chars
+    ans = assistant.ask(question)
+    check_answer_shape(ans)
+    assert "characters" in ans.reason
+    assert len(ans.question) <= 500
+
+
+@pytest.mark.parametrize("question", ["", "  \n\t ", None, 42])
+def test_bad_question_is_a_query_error(assistant, question):
+    with pytest.raises(QueryError):
+        assistant.ask(question)

@@ -146,12 +146,21 @@ def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
     # Candidate sentences: every sentence of the cited passages, scored by its
     # similarity to the question, with a small prior for the passage's rank.
     spans = data.sent_spans
+    weights = _term_weights(question, data)
+    total = sum(weights.values()) or 1.0
     cands: list[tuple[float, int, int, int]] = []  # score, citation, start, end
     for n, hit in enumerate(hits, start=1):
         pi = index_of[hit.passage.id]
         for row in np.flatnonzero(spans[:, 0] == pi) if len(spans) else []:
-            score = float(r.sent_scores[row]) - 0.01 * (n - 1)
-            cands.append((score, n, int(spans[row, 1]), int(spans[row, 2])))
+            s, e = int(spans[row, 1]), int(spans[row, 2])
+            text = hit.passage.text[s:e]
+            if _is_label(text):
+                continue  # a list's heading ("MIGRATION GROUP") answers nothing
+            # Meaning first; the question's rarer words (a name, a figure)
+            # break ties between sentences on the same subject.
+            overlap = sum(weights.get(t, 0.0) for t in set(tokenize(text))) / total
+            score = float(r.sent_scores[row]) + 0.15 * overlap - 0.01 * (n - 1)
+            cands.append((score, n, s, e))
     cands.sort(key=lambda c: -c[0])
     if not cands:
         return Answer(question, "", (), hits, False, note, r.query)
@@ -166,6 +175,16 @@ def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
     )
     text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
     return Answer(question, text, sentences, hits, False, note, r.query)
+
+
+def _term_weights(question: str, data: IndexData) -> dict[str, float]:
+    n = data.bm25.size
+    return {t: math.log((n + 1) / (data.bm25.df.get(t, 0) + 0.5)) for t in set(tokenize(question))
+            if t in data.bm25.df}
+
+
+def _is_label(text: str) -> bool:
+    return text.isupper() and len(text.split()) <= 6
 
 
 def _join(*parts: str) -> str:

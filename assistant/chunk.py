@@ -50,8 +50,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence offsets in ``text``, whitespace trimmed. List lines count as sentences."""
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
-        base = line.start()
-        segment = line.group(0)
+        # A list bullet is layout, not part of the item's first sentence.
+        bullet = re.match(r"\s*[-•]\s+", line.group(0))
+        base = line.start() + (bullet.end() if bullet else 0)
+        segment = line.group(0)[bullet.end() if bullet else 0:]
         for s in _segmenter().segment(segment):
             start = base + s.start
             end = base + s.end

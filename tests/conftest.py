@@ -18,7 +18,8 @@ Helpers for tests that look at the report itself (no index needed):
   running header line, page 1 first (an oracle independent of the parser);
 * ``normalise``                     -- the evidence-matching normalisation of
   ../shared/eval/FORMAT.md (NFKC, straight quotes, links to text, spaces, case);
-* ``dev_questions``                 -- ../shared/eval/dev_questions.jsonl, or a skip.
+* ``dev_questions``                 -- ../shared/eval/dev_questions.jsonl, or a skip;
+* ``out_of_scope_questions``        -- questions the report does not answer.
 """
 
 from __future__ import annotations
@@ -42,6 +43,37 @@ DEV_QUESTIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_q
 
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
+
+
+# Written for these tests: things a reader might ask that the report does not
+# cover at all. The engine's calibration uses eval/out_of_scope.jsonl, never
+# these, so they check it.
+_OUT_OF_SCOPE = (
+    "What is the recipe for chocolate chip cookies?",
+    "Who won the 2014 Tour de France?",
+    "How many moons does Jupiter have?",
+    "What is the capital of Australia?",
+    "How does photosynthesis work?",
+    "What are the side effects of ibuprofen?",
+    "Which team won the Super Bowl in 2020?",
+    "How do I reset my iPhone password?",
+    "What is the plot of Hamlet?",
+    "What does the report say about K-pop music?",
+    "How tall is Mount Everest?",
+    "Who painted the Mona Lisa?",
+    "What does the report recommend about colonizing Mars?",
+    "How many players are on a cricket team?",
+    "What did the forum conclude about Antarctic ice sheets?",
+    "What is the exchange rate between the yen and the euro?",
+    "Which Premier League club has the most titles?",
+    "How long should I boil an egg?",
+    "What is the average rainfall in Yucatán?",
+    "What did the forum say about fishing quotas in the Gulf of California?",
+    "How many wind farms operate in Oaxaca?",
+    "Which Mexican states produce the most coffee?",
+    "What is the report's view on legalizing sports betting?",
+    "What does the report say about the Tokyo Olympics?",
+)
 
 
 def _normalise(text: str) -> str:
@@ -121,6 +153,11 @@ def raw_pages(report_raw: str) -> dict[int, str]:
         else:
             pages[-1].append(line)
     return {n: "\n".join(lines) for n, lines in enumerate(pages, start=1)}
+
+
+@pytest.fixture(scope="session")
+def out_of_scope_questions() -> list[str]:
+    return list(_OUT_OF_SCOPE)
 
 
 @pytest.fixture(scope="session")

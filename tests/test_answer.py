@@ -1,9 +1,4 @@
-"""Answers: the report's own sentences with valid [n] markers, and honest abstention.
-
-The out-of-scope questions below were written for these tests: things a reader
-might ask that the report does not cover at all. They are not used by the
-engine's calibration (that is eval/out_of_scope.jsonl), so they check it.
-"""
+"""Answers: the report's own sentences with valid [n] markers, and honest abstention."""
 
 from __future__ import annotations
 
@@ -14,29 +9,7 @@ import pytest
 from assistant.errors import QueryError
 from assistant.types import Answer
 
-OUT_OF_SCOPE = [
-    "What is the recipe for chocolate chip cookies?",
-    "Who won the 2018 FIFA World Cup?",
-    "How many moons does Jupiter have?",
-    "What is the capital of Australia?",
-    "How does photosynthesis work?",
-    "What are the side effects of ibuprofen?",
-    "Which team won the Super Bowl in 2020?",
-    "How do I reset my iPhone password?",
-    "What is the plot of Hamlet?",
-    "What does the report say about K-pop music?",
-    "How tall is Mount Everest?",
-    "Who painted the Mona Lisa?",
-    "What does the report recommend about colonizing Mars?",
-    "How many players are on a cricket team?",
-    "What did the forum conclude about Antarctic ice sheets?",
-    "What is the exchange rate between the yen and the euro?",
-    "Which Premier League club has the most titles?",
-    "How long should I boil an egg?",
-    "How many people live in Guadalajara?",
-    "What does the report say about the Tokyo Olympics?",
-]
-ABSTENTION_FLOOR = 0.80  # share of OUT_OF_SCOPE (plus the dev unanswerables) abstained on
+ABSTENTION_FLOOR = 0.80  # share of out_of_scope_questions (plus the dev unanswerables) abstained on
 FALSE_ABSTENTION_CEILING = 0.10  # share of answerable dev questions wrongly abstained on
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -94,8 +67,9 @@ def test_false_abstention_ceiling(dev_answers):
     assert len(wrongly) / len(answerable) <= FALSE_ABSTENTION_CEILING, wrongly
 
 
-def test_abstains_on_out_of_scope_questions(assistant, dev_questions):
-    questions = OUT_OF_SCOPE + [q["question"] for q in dev_questions if not q["answerable"]]
+def test_abstains_on_out_of_scope_questions(assistant, dev_questions, out_of_scope_questions):
+    questions = out_of_scope_questions + [q["question"] for q in dev_questions
+                                          if not q["answerable"]]
     answers = [assistant.ask(q) for q in questions]
     for ans in answers:
         check_answer_shape(ans)

@@ -174,8 +174,12 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter
                 units = [(block.start + s, block.start + e) for s, e in sentence_spans(block.text)]
         if not units:
             continue
-        pieces.extend(_Span(s, e, block.kind, block)
-                      for s, e in _split_units(units, text, count, settings))
+        for s, e in _split_units(units, text, count, settings):
+            # A passage that opens a list item keeps the item's bullet.
+            bullet = re.match(r"[-•] ", text[max(block.start, s - 2):s])
+            if bullet and (s - 2 == block.start or text[s - 3] == "\n"):
+                s -= 2
+            pieces.append(_Span(s, e, block.kind, block))
 
     # Short prose joins the next prose piece of the same section when both fit.
     merged: list[_Span] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from assistant.lexical import tokenize
 from assistant.retrieve.hybrid import Retrieval
-from assistant.types import CompareRow, Comparison, Hit
+from assistant.types import PEOPLE, CompareRow, Comparison, Hit
 
 
 def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
@@ -34,6 +34,8 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
     groups: dict[tuple[str, tuple[str, ...]], list[Hit]] = {}
     for hit in r.hits:
         p = hit.passage
+        if p.kind == PEOPLE:
+            continue  # a member list names affiliations, it takes no position
         mentions = bool(topic_terms & set(tokenize(p.text)))
         if not mentions and support[p.id] < floor:
             continue

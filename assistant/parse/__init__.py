@@ -21,7 +21,7 @@ from assistant.types import Document
 
 META_SUFFIX = ".meta.json"
 # Bump when parsing changes what a document becomes, so saved indexes go stale.
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 
 Parser = Callable[[Path, str, dict], Document]
 
@@ -130,3 +130,30 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
         except CorpusError as exc:
             skipped.append(Skipped(path.name, str(exc)))
     return docs, skipped
+
+
+def _parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
+    # Imported on first use so PyMuPDF loads only when a PDF is parsed.
+    from assistant.parse.pdf import parse_pdf
+
+    return parse_pdf(path, doc_id, meta)
+
+
+def _parse_markdown(path: Path, doc_id: str, meta: dict) -> Document:
+    from assistant.parse.markdown import parse_markdown
+
+    return parse_markdown(read_text(path), doc_id, path.name, meta)
+
+
+def _parse_html(path: Path, doc_id: str, meta: dict) -> Document:
+    from assistant.parse.html import parse_html
+
+    # Bytes, so the parser honours the charset the page declares.
+    return parse_html(path.read_bytes(), doc_id, path.name, meta)
+
+
+register(".pdf", _parse_pdf)
+for _suffix in (".md", ".markdown"):
+    register(_suffix, _parse_markdown)
+for _suffix in (".html", ".htm"):
+    register(_suffix, _parse_html)

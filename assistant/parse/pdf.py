@@ -1,0 +1,431 @@
+"""PDF: text with its real page numbers, headings, footnotes; running headers removed.
+
+Read with PyMuPDF (imported only when a PDF is parsed). The layout carries the
+structure, and this parser reads it so:
+
+* pages are the PDF's own pages, the first being page 1, so a citation's page
+  is the one a PDF viewer jumps to;
+* lines repeated at the top or bottom of most pages (a running title, "Page 3
+  of 9" with the number ignored) are running headers and footers, and a bare
+  page number at the top or bottom of a page is a folio: all are dropped;
+* headings come from the PDF outline (bookmarks) when it has one, matched to
+  the heading's line on the page it points to; otherwise from type: lines set
+  larger than the body text (or bold at body size, standing alone) are
+  headings, the largest style being level 1;
+* small-type lines at the foot of a page that open with a number are
+  footnotes; raised digits in the text (superscript spans) are their
+  references, kept as superscript digits like the report's;
+* a paragraph that ends mid-sentence at the foot of a page continues on the
+  next page, and its footnotes follow it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import CorpusError
+from assistant.parse.outline import OutlineBuilder, fallback_title, to_superscript
+from assistant.types import FOOTNOTE, Document
+
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl",
+                            "\u00ad": "", "\u00a0": " "})
+_FOLIO = re.compile(r"^(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
+# A footnote opens with its number (never 0 or 007) or a symbol.
+_NOTE_START = re.compile(
+    r"^([1-9]\d{0,2}|[¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]{0,2}|[*†‡§])(?![0-9⁰¹²³⁴⁵⁶⁷⁸⁹])\.?\s*(?=\S)")
+_BULLET = re.compile(r"^[•●▪◦‣∙·–—-]\s+")
+_TERMINAL = tuple('.?!:;"”)')
+_SUPERSCRIPT_FLAG = 1
+_BOLD_FLAG = 16
+
+# A line counts as the page's edge (header or footer zone) if it is among the
+# first or last EDGE_LINES lines of the page.
+EDGE_LINES = 2
+HEADING_RATIO = 1.12  # at least this much larger than body text
+NOTE_RATIO = 0.92  # footnotes are set at most this large relative to body text
+MAX_HEADING_WORDS = 20
+
+
+@dataclass
+class Line:
+    page: int  # 1-based page of the PDF
+    text: str
+    size: float  # font size of most of the line's characters (superscripts ignored)
+    bold: bool
+    y0: float
+    y1: float
+    block: int  # PyMuPDF block number on the page; a new block is a new paragraph
+
+
+@dataclass
+class Para:
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return join_lines([ln.text for ln in self.lines])
+
+    @property
+    def page(self) -> int:
+        return self.lines[0].page
+
+    @property
+    def size(self) -> float:
+        return self.lines[0].size
+
+    @property
+    def bold(self) -> bool:
+        return all(ln.bold for ln in self.lines)
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join wrapped lines; a word hyphenated at a line end is joined again."""
+    out = ""
+    for ln in lines:
+        ln = ln.strip()
+        if not ln:
+            continue
+        if not out:
+            out = ln
+        elif re.search(r"[a-z]-$", out) and ln[:1].islower():
+            out = out[:-1] + ln
+        else:
+            out += " " + ln
+    return out
+
+
+def _key(text: str) -> str:
+    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", " ", t.lower()).strip()
+
+
+def _edge_key(text: str) -> str:
+    # "Page 3 of 9" and "Page 4 of 9" are one running footer.
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def _round(size: float) -> float:
+    return round(size * 2) / 2
+
+
+def read_lines(pdf) -> tuple[list[list[Line]], list[float]]:
+    """Lines of every page in reading order, and each page's height."""
+    pages: list[list[Line]] = []
+    heights: list[float] = []
+    for page in pdf:
+        heights.append(float(page.rect.height))
+        data = page.get_text("dict", sort=True)
+        lines: list[Line] = []
+        for bno, block in enumerate(data.get("blocks", [])):
+            if block.get("type") != 0:
+                continue
+            for line in block.get("lines", []):
+                _, dir_y = line.get("dir", (1, 0))
+                if abs(dir_y) > 0.2:  # rotated margin text (arXiv stamps, watermarks)
+                    continue
+                parts: list[str] = []
+                sizes: Counter[float] = Counter()
+                bold = True
+                for span in line.get("spans", []):
+                    raw = span.get("text", "").translate(_LIGATURES)
+                    if not raw:
+                        continue
+                    sup = span.get("flags", 0) & _SUPERSCRIPT_FLAG
+                    if sup and raw.strip().isdigit() and parts and parts[-1].strip():
+                        # A raised number after text is a footnote reference.
+                        parts.append(to_superscript(raw.strip()))
+                        continue
+                    parts.append(raw)
+                    if raw.strip():
+                        sizes[_round(span.get("size", 0.0))] += len(raw.strip())
+                        bold = bold and bool(span.get("flags", 0) & _BOLD_FLAG
+                                             or "bold" in span.get("font", "").lower())
+                text = " ".join("".join(parts).split())
+                if not text or not sizes:
+                    continue
+                lines.append(Line(page.number + 1, unicodedata.normalize("NFC", text),
+                                  sizes.most_common(1)[0][0], bold,
+                                  float(line["bbox"][1]), float(line["bbox"][3]), bno))
+        lines.sort(key=lambda ln: (round(ln.y0), ln.block))
+        pages.append(lines)
+    return pages, heights
+
+
+def running_lines(pages: list[list[Line]]) -> set[str]:
+    """Edge keys of lines repeated at the top or bottom of several pages.
+
+    Half the pages is enough, and so are three pages even in a long document,
+    since chapter headers ("Chapter 2: Methods") change every few pages; a
+    chapter of two pages still shows its header as the very first (or last)
+    line at the same height on both.
+    """
+    if len(pages) < 2:
+        return set()
+    counts: Counter[str] = Counter()
+    placed: Counter[tuple[str, str, int]] = Counter()
+    for lines in pages:
+        if not lines:
+            continue
+        edge = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+        counts.update({_edge_key(ln.text) for ln in edge})
+        placed[("top", _edge_key(lines[0].text), round(lines[0].y0))] += 1
+        placed[("bottom", _edge_key(lines[-1].text), round(lines[-1].y0))] += 1
+    need = min(3, max(2, math.ceil(0.5 * len(pages))))
+    running = {k for k, n in counts.items() if n >= need}
+    running |= {k for (_, k, _), n in placed.items() if n >= 2}
+    return running
+
+
+def strip_edges(pages: list[list[Line]], running: set[str]) -> list[list[Line]]:
+    """Each page without its running header, footer and page number."""
+    out = []
+    for lines in pages:
+        keep = list(lines)
+        # Peel lines off both edges while they are running text or folios, so
+        # a header line followed by a page-number line both go.
+        while keep and (_edge_key(keep[0].text) in running or _FOLIO.match(keep[0].text)):
+            keep.pop(0)
+        while keep and (_edge_key(keep[-1].text) in running or _FOLIO.match(keep[-1].text)):
+            keep.pop()
+        out.append(keep)
+    return out
+
+
+def body_size(pages: list[list[Line]]) -> float:
+    sizes: Counter[float] = Counter()
+    for lines in pages:
+        for ln in lines:
+            sizes[ln.size] += len(ln.text)
+    return sizes.most_common(1)[0][0] if sizes else 10.0
+
+
+def split_footnotes(lines: list[Line], body: float, height: float, refs: str
+                    ) -> tuple[list[Line], list[tuple[str, list[Line]]]]:
+    """(body lines, [(label, lines of the note)]) for one page.
+
+    Footnotes are the small-type lines at the foot of the page, opening with a
+    number. Small code or captions can look the same, so the first note must
+    also be referenced (its superscript number is in ``refs``, the text the
+    note can belong to) or be set apart from the text above by a gap.
+    """
+    i = len(lines)
+    while (i > 0 and lines[i - 1].size <= body * NOTE_RATIO
+           and lines[i - 1].y0 > height * 0.5):
+        i -= 1
+    zone = lines[i:]
+    first = _NOTE_START.match(zone[0].text) if zone else None
+    if first is None:
+        return lines, []
+    label = _label(first.group(1))
+    referenced = label.isdigit() and to_superscript(label) in refs
+    gap = zone[0].y0 - lines[i - 1].y1 if i > 0 else height
+    if not referenced and gap < 1.5 * (zone[0].y1 - zone[0].y0):
+        return lines, []
+    notes: list[tuple[str, list[Line]]] = []
+    for ln in zone:
+        m = _NOTE_START.match(ln.text)
+        label = _label(m.group(1)) if m else ""
+        # A wrapped note line may open with a number ("2021 figures ..."):
+        # only the next number in sequence, or a symbol, starts a new note.
+        if m and (not notes or not label.isdigit() or not notes[-1][0].isdigit()
+                  or int(label) == int(notes[-1][0]) + 1):
+            notes.append((label, [ln]))
+        else:
+            notes[-1][1].append(ln)
+    return lines[:i], notes
+
+
+def _label(marker: str) -> str:
+    digits = "".join(str("⁰¹²³⁴⁵⁶⁷⁸⁹".index(c)) if c in "⁰¹²³⁴⁵⁶⁷⁸⁹" else c for c in marker)
+    return digits
+
+
+def paragraphs(lines: list[Line]) -> list[Para]:
+    """Group a page's lines into paragraphs: by PyMuPDF block, type size and bullets."""
+    paras: list[Para] = []
+    for ln in lines:
+        prev = paras[-1].lines[-1] if paras else None
+        if (
+            prev is None
+            or ln.block != prev.block
+            or ln.size != prev.size
+            or ln.bold != prev.bold
+            or _BULLET.match(ln.text)
+            or ln.y0 - prev.y1 > 0.8 * (prev.y1 - prev.y0)
+        ):
+            paras.append(Para([ln]))
+        else:
+            paras[-1].lines.append(ln)
+    return paras
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip().rstrip("⁰¹²³⁴⁵⁶⁷⁸⁹").endswith(_TERMINAL)
+
+
+# --- headings -------------------------------------------------------------------
+
+def outline_headings(toc: list, paras: list[list[Para]]) -> dict[tuple[int, int], tuple[int, str]]:
+    """Match outline entries to paragraphs: {(page index, para index): (level, title)}."""
+    found: dict[tuple[int, int], tuple[int, str]] = {}
+    cursor = (0, -1)
+    for entry in toc:
+        level, title, page = int(entry[0]), str(entry[1]), int(entry[2])
+        key = _key(title)
+        if page < 1 or page > len(paras) or not key:
+            continue
+        pi = page - 1
+        start = cursor[1] + 1 if cursor[0] == pi else 0
+        if cursor[0] > pi:
+            continue
+        for j in range(start, len(paras[pi])):
+            k = _key(paras[pi][j].text)
+            # "1. Introduction" in the text may be "Introduction" in the outline.
+            if k == key or (k.endswith(key) and len(k) - len(key) <= 6):
+                found[(pi, j)] = (level, title.strip())
+                cursor = (pi, j)
+                break
+        else:
+            # The outline points at a page whose heading is drawn as an image or
+            # worded differently: open the section at the page's first paragraph.
+            j = start if start < len(paras[pi]) else None
+            if j is not None and (pi, j) not in found:
+                found[(pi, j)] = (level, title.strip())
+                cursor = (pi, j)
+    return found
+
+
+def _is_heading_candidate(p: Para, body: float) -> bool:
+    text = p.text
+    words = len(text.split())
+    if words == 0 or words > MAX_HEADING_WORDS or len(p.lines) > 3:
+        return False
+    if not re.search(r"[A-Za-z]", text):
+        return False
+    if p.size >= body * HEADING_RATIO:
+        return True
+    # Bold at body size, alone on its lines and not a sentence: a run-in heading.
+    return p.bold and p.size >= body and not text.endswith((".", ",", ";", ":")) and words <= 12
+
+
+def font_headings(paras: list[list[Para]], body: float
+                  ) -> dict[tuple[int, int], tuple[int, str]]:
+    cands = {(pi, j): p for pi, page in enumerate(paras) for j, p in enumerate(page)
+             if _is_heading_candidate(p, body)}
+    styles = sorted({(p.size, p.bold) for p in cands.values()}, key=lambda s: (-s[0], not s[1]))
+    level = {s: n + 1 for n, s in enumerate(styles)}
+    return {pos: (level[(p.size, p.bold)], p.text) for pos, p in cands.items()}
+
+
+# --- the parser -------------------------------------------------------------------
+
+def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
+    import pymupdf
+
+    try:
+        pdf = pymupdf.open(path)
+    except Exception as exc:
+        raise CorpusError(f"{path.name}: not a readable PDF ({exc}); re-export it") from exc
+    with pdf:
+        if pdf.needs_pass:
+            raise CorpusError(f"{path.name}: the PDF is password-protected; save an "
+                              "unprotected copy and add that")
+        pages, heights = read_lines(pdf)
+        toc = pdf.get_toc(simple=True)
+        pdf_title = (pdf.metadata or {}).get("title", "") or ""
+        page_count = pdf.page_count
+
+    cover_title = _cover_title(pages[0] if pages else [])
+    running = running_lines(pages)
+    pages = strip_edges(pages, running)
+    body = body_size(pages)
+    page_paras: list[list[Para]] = []
+    page_notes: list[list[tuple[str, list[Line]]]] = []
+    for n, (lines, height) in enumerate(zip(pages, heights, strict=True)):
+        # A note may be referenced on its page or, for a paragraph running
+        # over the page break, on the page before.
+        near = lines + (pages[n - 1] if n else [])
+        refs = " ".join(ln.text for ln in near)
+        text_lines, notes = split_footnotes(lines, body, height, refs)
+        page_paras.append(paragraphs(text_lines))
+        page_notes.append(notes)
+
+    heads = outline_headings(toc, page_paras) if toc else {}
+    source_of_headings = "outline" if heads else "font size"
+    if not heads:
+        heads = font_headings(page_paras, body)
+
+    title = (meta.get("title") or _clean_title(pdf_title)
+             or (cover_title[0] if cover_title[1] >= body * HEADING_RATIO else "")
+             or fallback_title(path.stem))
+
+    out = OutlineBuilder()
+    pending: list[tuple[str, int]] | None = None
+    pending_item = False
+    deferred: list[tuple[str, int, str]] = []  # footnotes waiting for their paragraph
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            out.block(pending, list_item=pending_item)
+        pending = None
+        for text, page, label in deferred:
+            out.block([(text, page)], kind=FOOTNOTE, label=label)
+        deferred.clear()
+
+    for pi, paras in enumerate(page_paras):
+        for j, para in enumerate(paras):
+            if (pi, j) in heads:
+                flush()
+                level, htitle = heads[(pi, j)]
+                out.heading(level, htitle, para.page)
+                continue
+            text = para.text
+            is_item = bool(_BULLET.match(text))
+            if is_item:
+                text = "• " + text[_BULLET.match(text).end():]
+            if pending and not is_item and not _ends_sentence(pending[-1][0]):
+                pending.append((text, para.page))
+            else:
+                flush()
+                pending, pending_item = [(text, para.page)], is_item
+        for label, lines in page_notes[pi]:
+            body_text = join_lines([ln.text for ln in lines])
+            body_text = _NOTE_START.sub("", body_text, count=1)
+            marker = to_superscript(label) if label.isdigit() else label
+            note = (f"{marker} {body_text}", lines[0].page, label)
+            if pending:
+                deferred.append(note)
+            else:
+                out.block([note[:2]], kind=FOOTNOTE, label=label)
+    flush()
+
+    info = dict(meta)
+    info.update({"format": "pdf", "pages": page_count, "headings_from": source_of_headings,
+                 "running_lines": sorted(running), "body_size": body})
+    return out.build(doc_id, path.name, title, info)
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    # Word's export names the file, not the document.
+    if not title or title.lower().startswith(("microsoft word", "untitled")) or \
+            re.search(r"\.(docx?|pdf|indd)$", title, re.I):
+        return ""
+    return title
+
+
+def _cover_title(lines: list[Line]) -> tuple[str, float]:
+    """The largest type on the first page (lines of one block joined) and its size."""
+    if not lines:
+        return "", 0.0
+    top = max(ln.size for ln in lines)
+    first = next(ln for ln in lines if ln.size == top)
+    same = [ln for ln in lines if ln.size == top and ln.block == first.block]
+    text = join_lines([ln.text for ln in same])
+    return (text, top) if len(text.split()) <= MAX_HEADING_WORDS else ("", 0.0)

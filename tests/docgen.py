@@ -156,3 +156,95 @@ def sample_pages() -> list[list[Item]]:
             ("p", "Publish allocation rules before planting decisions are made."),
         ],
     ]
+
+
+def expected(pages: list[list[Item]]) -> dict[str, list]:
+    """What a correct parser finds, read off the page spec (the layout, not the parser).
+
+    ``headings``: (path, page); ``paragraphs``: (text, pages, path), a paragraph
+    left unfinished at the foot of a page joined with the first of the next;
+    ``footnotes``: (label, text, page).
+    """
+    headings, paras, notes = [], [], []
+    stack: list[tuple[int, str]] = []
+    for n, items in enumerate(pages, start=1):
+        for item in items:
+            if item[0] == "h":
+                _, level, title = item
+                stack = [s for s in stack if s[0] < level] + [(level, title)]
+                headings.append((tuple(t for _, t in stack), n))
+            elif item[0] == "p":
+                text = plain(item[1])
+                path = tuple(t for _, t in stack)
+                last = paras[-1] if paras else None
+                if last and last[1][-1] == n - 1 and not last[0].endswith((".", "?", "!")) \
+                        and items.index(item) == 0:
+                    paras[-1] = (last[0] + " " + text, (*last[1], n), last[2])
+                else:
+                    paras.append((text, (n,), path))
+            elif item[0] == "fn":
+                notes.append((str(item[1]), item[2], n))
+    return {"headings": headings, "paragraphs": paras, "footnotes": notes}
+
+
+def sample_markdown() -> str:
+    """Field notes in Markdown: a title, nested headings, a list, links, a table, code."""
+    return """---
+title: Field Notes on Irrigation
+---
+# Field Notes on Irrigation
+
+Notes from visits to three irrigation districts in the [Central Valley](https://example.org/cv).
+
+## Visits
+
+### District A
+
+District A replaced open canals with buried pipe, and its **conveyance losses** fell by
+half within two seasons.
+
+- Pipe costs were shared with the state.
+- Farmers paid for the turnouts.
+  - Some turnouts were automated.
+
+### District B
+
+District B still runs open canals; its manager blamed `seepage` for most losses.
+
+> We lose a fifth of what we divert before it reaches a farm.
+
+## Data
+
+| District | Loss |
+|----------|------|
+| A | 10% |
+| B | 21% |
+
+```
+loss = diverted - delivered
+```
+"""
+
+
+def sample_html() -> str:
+    """A web article: scripts, navigation and styles around the text, nested headings."""
+    return """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Desalination Costs Explained</title>
+<style>body { color: red }</style>
+<script>var secret = "do not index this script";</script></head>
+<body>
+<nav><a href="/">Home</a> | <a href="/about">About us</a></nav>
+<h1>Desalination Costs Explained</h1>
+<p>Seawater desalination costs have fallen as membranes improved, but energy still
+makes up about a third of the cost of each cubic metre.<sup>1</sup></p>
+<h2>Energy</h2>
+<p>Plants that run on cheap night-time power can cut costs further.</p>
+<ul><li>Reverse osmosis needs high pressure.</li><li>Thermal plants need heat.</li></ul>
+<h3>Energy recovery</h3>
+<div>Pressure exchangers recover most of the energy in the brine stream.</div>
+<h2>Brine disposal</h2>
+<p>Brine returned to the sea must be diluted to protect marine life &amp; fisheries.</p>
+<noscript>Enable JavaScript</noscript>
+<footer><p>Footnote 1: figures for plants built after 2015.</p></footer>
+</body></html>
+"""

@@ -49,6 +49,7 @@ EDGE_LINES = 2
 HEADING_RATIO = 1.12  # at least this much larger than body text
 NOTE_RATIO = 0.92  # footnotes are set at most this large relative to body text
 MAX_HEADING_WORDS = 20
+MAX_RUNNING_WORDS = 12
 
 
 @dataclass
@@ -162,22 +163,33 @@ def running_lines(pages: list[list[Line]]) -> set[str]:
     Half the pages is enough, and so are three pages even in a long document,
     since chapter headers ("Chapter 2: Methods") change every few pages; a
     chapter of two pages still shows its header as the very first (or last)
-    line at the same height on both.
+    line of both. A running line is short, not a sentence, and sits at the
+    same height on each page it repeats on; text that happens to repeat in
+    the body fails one of those.
     """
     if len(pages) < 2:
         return set()
-    counts: Counter[str] = Counter()
-    placed: Counter[tuple[str, str, int]] = Counter()
-    for lines in pages:
-        if not lines:
-            continue
-        edge = lines[:EDGE_LINES] + lines[-EDGE_LINES:]
-        counts.update({_edge_key(ln.text) for ln in edge})
-        placed[("top", _edge_key(lines[0].text), round(lines[0].y0))] += 1
-        placed[("bottom", _edge_key(lines[-1].text), round(lines[-1].y0))] += 1
+    # Headings set large at the same place on every page ("Part 1", "Part 2")
+    # are not running text, though their keys repeat.
+    large = body_size(pages) * HEADING_RATIO
+    seen: dict[str, list[tuple[int, float, bool]]] = {}
+    for n, lines in enumerate(pages):
+        for i, ln in enumerate(lines[:EDGE_LINES] + lines[-EDGE_LINES:]):
+            if ln.size >= large:
+                continue
+            extreme = i == 0 or i == min(len(lines), 2 * EDGE_LINES) - 1
+            seen.setdefault(_edge_key(ln.text), []).append((n, ln.y0, extreme))
     need = min(3, max(2, math.ceil(0.5 * len(pages))))
-    running = {k for k, n in counts.items() if n >= need}
-    running |= {k for (_, k, _), n in placed.items() if n >= 2}
+    running = set()
+    for key, places in seen.items():
+        if len(key.split()) > MAX_RUNNING_WORDS or key.endswith("."):
+            continue
+        for _, y, _ in places:
+            pages_here = {n for n, y2, _ in places if abs(y2 - y) <= 2.0}
+            extreme = {n for n, y2, ex in places if ex and abs(y2 - y) <= 2.0}
+            if len(pages_here) >= need or len(extreme) >= 2:
+                running.add(key)
+                break
     return running
 
 
@@ -339,6 +351,7 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
         toc = pdf.get_toc(simple=True)
         pdf_title = (pdf.metadata or {}).get("title", "") or ""
         page_count = pdf.page_count
+        repaired = bool(getattr(pdf, "is_repaired", False))
 
     cover_title = _cover_title(pages[0] if pages else [])
     running = running_lines(pages)
@@ -407,7 +420,9 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
 
     info = dict(meta)
     info.update({"format": "pdf", "pages": page_count, "headings_from": source_of_headings,
-                 "running_lines": sorted(running), "body_size": body})
+                 "running_lines": sorted(running), "body_size": body,
+                 # MuPDF rebuilt a damaged file: its text may be incomplete.
+                 "repaired": repaired})
     return out.build(doc_id, path.name, title, info)
 
 

@@ -75,10 +75,24 @@ def test_comparison_passages_interleave_sections(assistant):
 
 
 def test_section_filter_limits_the_rows(assistant):
-    c = assistant.compare("migration", section="Working Groups")
+    c = assistant.compare("How do different sections discuss migration?",
+                          section="Working Groups")
     check_comparison(c)
     assert c.rows
     assert all(row.section_path[0] == "Working Groups" for row in c.rows)
+
+
+@pytest.mark.parametrize(("topic", "section"), [
+    ("migration", "Migration"),
+    ("energy", "Energy and Sustainability"),
+    ("security", "Security and Public Health"),
+])
+def test_a_working_group_topic_finds_its_group(assistant, topic, section):
+    """A topic the report gives a whole section to is compared, and that section is a row."""
+    c = assistant.compare(topic)
+    check_comparison(c)
+    assert not c.abstained, c.reason
+    assert section in [row.section for row in c.rows]
 
 
 def test_unknown_section_is_a_query_error(assistant):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -121,10 +122,8 @@ def machine() -> dict[str, str]:
 
     versions = []
     for pkg in ("torch", "sentence-transformers", "faiss-cpu", "bm25s", "numpy"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             versions.append(f"{pkg} {md.version(pkg)}")
-        except md.PackageNotFoundError:
-            pass
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpu": f"{cpu}, {os.cpu_count()} logical cores",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from assistant.evaluate import Result, load_questions, run_question, score
-from benchmarks.common import DEV_QUESTIONS, REPORT_TEXT, Table
+from benchmarks.common import DEV_QUESTIONS, Table
 from benchmarks.tutorial import TutorialPipeline
 
 K = 10  # FORMAT.md's metrics look at the first ten passages

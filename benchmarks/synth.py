@@ -125,15 +125,23 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def synthetic_passages(sentences: list[str], n: int, seed: int = 0,
-                       per_passage: tuple[int, int] = (2, 6)) -> list[str]:
-    """Report-like text: each passage is a run of real sentences, picked and
-    shuffled at random, so word statistics stay those of the report."""
+                       per_passage: tuple[int, int] = (2, 6)
+                       ) -> list[tuple[str, list[tuple[int, int]]]]:
+    """Report-like text: each passage is a run of real sentences of the report,
+    picked at random, so word statistics stay those of the report. Returns each
+    passage's text and the (start, end) of its sentences in it."""
     rng = np.random.default_rng(seed)
     lo, hi = per_passage
     counts = rng.integers(lo, hi + 1, n)
     picks = rng.integers(0, len(sentences), int(counts.sum()))
     out, pos = [], 0
     for c in counts:
-        out.append(" ".join(sentences[i] for i in picks[pos:pos + c]))
+        parts, spans, at = [], [], 0
+        for i in picks[pos:pos + c]:
+            s = sentences[i]
+            parts.append(s)
+            spans.append((at, at + len(s)))
+            at += len(s) + 1
+        out.append((" ".join(parts), spans))
         pos += c
     return out

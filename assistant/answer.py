@@ -115,7 +115,14 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
        the support is only middling: a topical neighbour, not an answer;
     4. the question asks for a quantity and none of the best sentences states
        one: they talk about the subject without giving what was asked.
+
+    One exception comes first: when a single top passage holds nearly all of
+    the question's distinctive words (coverage >= answer_coverage), the
+    report does speak to it, however short the question ("China") and so
+    however weak its vector match.
     """
+    if ev.coverage >= cfg.answer_coverage and not ev.unknown_names:
+        return False, ""
     if ev.support < cfg.abstain_dense:
         return True, ("no passage is close to the question "
                       f"(best sentence similarity {ev.support:.2f})")

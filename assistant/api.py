@@ -15,7 +15,7 @@ import sys
 import unicodedata
 from dataclasses import replace
 
-from assistant.answer import compose
+from assistant.answer import compose, evidence, should_abstain
 from assistant.compare import compare_sections
 from assistant.config import Config
 from assistant.embed import Embedder
@@ -134,6 +134,9 @@ class Assistant:
         # Words that pick out a topic are the rare ones; "report" or "Mexico" do not.
         terms = frozenset(t for t in tokenize(r.query)
                           if 0 < bm25.df.get(t, 0) <= 0.2 * bm25.size)
+        abstain, reason = should_abstain(evidence(q, r, self.data, self._index_of), self.cfg)
+        if abstain:
+            return Comparison(q, (), True, reason)
         return compare_sections(q, r, self._index_of, terms)
 
     # -- the report itself -------------------------------------------------------

@@ -177,7 +177,8 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter
         for s, e in _split_units(units, text, count, settings):
             # A passage that opens a list item keeps the item's bullet.
             bullet = re.match(r"[-•] ", text[max(block.start, s - 2):s])
-            if bullet and (s - 2 == block.start or text[s - 3] == "\n"):
+            if (bullet and (s - 2 == block.start or text[s - 3] == "\n")
+                    and count(text[s - 2:e]) <= settings.max_tokens):
                 s -= 2
             pieces.append(_Span(s, e, block.kind, block))
 

@@ -27,15 +27,15 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
     rank by their best passage plus half their second, so a section that
     discusses the topic at length edges out a passing mention.
     """
-    support = {h.passage.id: float(r.sentence[index_of[h.passage.id]]) for h in r.hits}
+    # A member list names affiliations; it takes no position on anything.
+    candidates = [h for h in r.hits if h.passage.kind != PEOPLE]
+    support = {h.passage.id: float(r.sentence[index_of[h.passage.id]]) for h in candidates}
     # Relative floor too: when the topic has sentences squarely about it, a
     # section far below them is only brushing against the words.
     floor = max(min_support, max(support.values(), default=0.0) - relative_drop)
     groups: dict[tuple[str, tuple[str, ...]], list[Hit]] = {}
-    for hit in r.hits:
+    for hit in candidates:
         p = hit.passage
-        if p.kind == PEOPLE:
-            continue  # a member list names affiliations, it takes no position
         mentions = bool(topic_terms & set(tokenize(p.text)))
         if not mentions and support[p.id] < floor:
             continue

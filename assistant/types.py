@@ -134,6 +134,18 @@ class Passage:
         where = " › ".join(self.section_path) if self.section_path else self.section
         return f"{where}, {self.page_label}"
 
+    @property
+    def document_citation(self) -> str:
+        """The citation naming its document first, for answers drawn from several documents.
+
+        A section path that already opens with the document's title is not
+        prefixed again.
+        """
+        path = self.section_path or (self.section,)
+        if not self.doc_title or path[0] == self.doc_title:
+            return self.citation
+        return f"{self.doc_title} — {self.citation}"
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["section_path"] = list(self.section_path)

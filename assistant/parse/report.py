@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.types import FOOTNOTE, PEOPLE, QUOTE, TEXT, Block, Document, Person, Section
 
@@ -319,7 +319,6 @@ def _assemble(out: _Builder, titles: list[str], toc: list[tuple[int, str]],
 
     sections: list[Section] = []
     section_ids: dict[int, str] = {}
-    page_of_offset = _page_lookup(out.runs)
     for n, (idx, (start, page)) in enumerate(found):
         end = found[n + 1][1][0] if n + 1 < len(found) else len(text)
         if idx in parent.values():
@@ -333,8 +332,14 @@ def _assemble(out: _Builder, titles: list[str], toc: list[tuple[int, str]],
                      zip(path, ([parent[idx]] if idx in parent else []) + [idx], strict=True))
         sid = f"s{idx + 1:02d}"
         section_ids[idx] = sid
-        end_page = page_of_offset(max(start, end - 3))
+        # The last page the section's text reaches: a footnote of an earlier
+        # page may be printed after text that ran onto a later one.
+        end_page = max(_pages_between(out.runs, start, end, len(text)))
         sections.append(Section(sid, path[-1], path, page, end_page, start, end))
+
+    # People were filed under the contents' spelling of their section.
+    shown = {titles[idx]: sections[n].title for n, (idx, _) in enumerate(found)}
+    people = [replace(p, section=shown.get(p.section, p.section)) for p in people]
 
     blocks = []
     for b, start, end in out.blocks:
@@ -367,12 +372,10 @@ def _display_title(text: str, heading_at: dict[int, tuple[int, int]], toc_title:
     return line
 
 
-def _page_lookup(runs: list[tuple[int, int]]):
-    def page_at(offset: int) -> int:
-        page = runs[0][1]
-        for start, p in runs:
-            if start > offset:
-                break
-            page = p
-        return page
-    return page_at
+def _pages_between(runs: list[tuple[int, int]], start: int, end: int, length: int) -> set[int]:
+    pages = set()
+    for i, (offset, page) in enumerate(runs):
+        nxt = runs[i + 1][0] if i + 1 < len(runs) else length + 1
+        if offset < max(end, start + 1) and nxt > start:
+            pages.add(page)
+    return pages

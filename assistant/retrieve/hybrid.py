@@ -76,6 +76,8 @@ class HybridRetriever:
         for value, what in ((section, "section"), (doc, "document")):
             if not value:
                 continue
+            if not isinstance(value, str):
+                raise QueryError(f"a {what} is chosen by its name (got {value!r})")
             ids = self._section_keys.get(_key(value))
             if ids is None:
                 choices = "; ".join(self.sections()) if what == "section" else ", ".join(

@@ -104,9 +104,13 @@ class Engine:
 
 
 def print_progress(stage: str, fraction: float) -> None:
-    """Progress on the terminal: a bar that redraws on one line."""
+    """Progress on the terminal: a bar redrawn on one line, or one line per stage in a log."""
     width = 30
     filled = round(width * fraction)
     bar = "#" * filled + "-" * (width - filled)
-    end = "\n" if fraction >= 1.0 else ""
-    print(f"\r[{bar}] {fraction:4.0%} {stage:<40}", end=end, file=sys.stderr, flush=True)
+    line = f"[{bar}] {fraction:4.0%} {stage}"
+    if sys.stderr.isatty():
+        end = "\n" if fraction >= 1.0 else ""
+        print(f"\r{line:<80}", end=end, file=sys.stderr, flush=True)
+    else:
+        print(line, file=sys.stderr, flush=True)

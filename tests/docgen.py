@@ -10,7 +10,9 @@ A PDF is described page by page. Each page is a list of items:
   (body text is 11 pt), listed in the PDF outline when ``outline=True``;
 * ``("p", text)``: a paragraph; ``[^n]`` in it is drawn as a raised ``n``
   (a footnote reference);
-* ``("fn", n, text)``: footnote ``n``, drawn in 8 pt at the bottom of the page.
+* ``("fn", n, text)``: footnote ``n``, drawn in 8 pt at the bottom of the page;
+* ``("cols", left, right)``: two columns side by side, each a list of
+  paragraphs; a reader reads the left column, then the right.
 
 Every page also gets a running header (``header``) and a page-number footer.
 """
@@ -68,6 +70,8 @@ def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE
                 pdf.ln(2)
             elif item[0] == "p":
                 _write_paragraph(pdf, item[1])
+            elif item[0] == "cols":
+                _write_columns(pdf, item[1], item[2])
         bottom = pdf.get_y()
         if notes:
             top = pdf.h - 20 - 4.5 * sum(1 + len(t) // 95 for _, _, t in notes)
@@ -99,6 +103,24 @@ def _write_paragraph(pdf, text: str) -> None:
     pdf.write(5.5, text[pos:])
     pdf.ln(5.5)
     pdf.ln(3)
+
+
+def _write_columns(pdf, left: list[str], right: list[str]) -> None:
+    top = pdf.get_y()
+    bottoms = []
+    for x, paras in ((20, left), (110, right)):
+        pdf.set_xy(x, top)
+        pdf.set_font("Helvetica", size=BODY_SIZE)
+        for text in paras:
+            pdf.set_x(x)
+            pdf.multi_cell(80, 5.5, plain_ascii(text), align="L", new_x="LEFT", new_y="NEXT")
+            pdf.ln(3)
+        bottoms.append(pdf.get_y())
+    pdf.set_xy(20, max(bottoms))
+
+
+def plain_ascii(text: str) -> str:
+    return _REF.sub("", text)
 
 
 def plain(text: str) -> str:
@@ -184,6 +206,14 @@ def expected(pages: list[list[Item]]) -> dict[str, list]:
                     paras.append((text, (n,), path))
             elif item[0] == "fn":
                 notes.append((str(item[1]), item[2], n))
+            elif item[0] == "cols":
+                path = tuple(t for _, t in stack)
+                for text in [*item[1], *item[2]]:
+                    last = paras[-1] if paras else None
+                    if last and not last[0].endswith((".", "?", "!")):
+                        paras[-1] = (last[0] + " " + text, last[1], last[2])
+                    else:
+                        paras.append((text, (n,), path))
     return {"headings": headings, "paragraphs": paras, "footnotes": notes}
 
 

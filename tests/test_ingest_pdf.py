@@ -220,6 +220,25 @@ def test_a_pdf_without_an_outline_or_larger_type_is_one_section(tmp_path):
     assert [doc.pages_of(b.start, b.end) for b in doc.blocks] == [(1,), (2,)]
 
 
+def test_two_columns_are_read_left_column_first(tmp_path):
+    left = ["Left column opens the argument about reservoir releases in spring.",
+            "Operators release water early when snowpack is deep, and the reservoirs"]
+    right = ["then refill from the late melt without flooding the valley.",
+             "Right column closes with the rule that releases follow forecasts."]
+    pages = [
+        [("h", 1, "Reservoir Operations"), ("p", "A full-width opening paragraph. " + LOREM),
+         ("cols", left, right),
+         ("p", "A full-width closing paragraph after the columns. " + LOREM)],
+        [("h", 1, "Second Page"), ("cols", ["Only one short column here."], []),
+         ("p", "Closing words.")],
+    ]
+    doc = load_document(write_pdf(tmp_path / "cols.pdf", pages))
+    want = expected(pages)
+    assert [b.text for b in doc.blocks] == [t for t, _, _ in want["paragraphs"]]
+    joined = next(b for b in doc.blocks if "and the reservoirs then refill" in b.text)
+    assert doc.pages_of(joined.start, joined.end) == (1,)
+
+
 def test_title_comes_from_metadata_when_the_pdf_has_one(tmp_path):
     path = write_pdf(tmp_path / "x.pdf", sample_pages(), title="Drought Water Sharing")
     assert load_document(path).title == "Drought Water Sharing"

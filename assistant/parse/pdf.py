@@ -60,7 +60,9 @@ class Line:
     bold: bool
     y0: float
     y1: float
-    block: int  # PyMuPDF block number on the page; a new block is a new paragraph
+    block: int  # block number on the page, in reading order; a new block is a new paragraph
+    x0: float = 0.0
+    x1: float = 0.0
 
 
 @dataclass
@@ -121,40 +123,83 @@ def read_lines(pdf) -> tuple[list[list[Line]], list[float]]:
     for page in pdf:
         heights.append(float(page.rect.height))
         data = page.get_text("dict", sort=True)
+        blocks = [b for b in data.get("blocks", []) if b.get("type") == 0]
         lines: list[Line] = []
-        for bno, block in enumerate(data.get("blocks", [])):
-            if block.get("type") != 0:
-                continue
+        for bno, block in enumerate(reading_order(blocks, float(page.rect.width))):
             for line in block.get("lines", []):
-                _, dir_y = line.get("dir", (1, 0))
-                if abs(dir_y) > 0.2:  # rotated margin text (arXiv stamps, watermarks)
-                    continue
-                parts: list[str] = []
-                sizes: Counter[float] = Counter()
-                bold = True
-                for span in line.get("spans", []):
-                    raw = span.get("text", "").translate(_LIGATURES)
-                    if not raw:
-                        continue
-                    sup = span.get("flags", 0) & _SUPERSCRIPT_FLAG
-                    if sup and raw.strip().isdigit() and parts and parts[-1].strip():
-                        # A raised number after text is a footnote reference.
-                        parts.append(to_superscript(raw.strip()))
-                        continue
-                    parts.append(raw)
-                    if raw.strip():
-                        sizes[_round(span.get("size", 0.0))] += len(raw.strip())
-                        bold = bold and bool(span.get("flags", 0) & _BOLD_FLAG
-                                             or "bold" in span.get("font", "").lower())
-                text = " ".join("".join(parts).split())
-                if not text or not sizes:
-                    continue
-                lines.append(Line(page.number + 1, unicodedata.normalize("NFC", text),
-                                  sizes.most_common(1)[0][0], bold,
-                                  float(line["bbox"][1]), float(line["bbox"][3]), bno))
-        lines.sort(key=lambda ln: (round(ln.y0), ln.block))
+                ln = _line(line, page.number + 1, bno)
+                if ln is not None:
+                    lines.append(ln)
         pages.append(lines)
     return pages, heights
+
+
+def _line(line: dict, page: int, bno: int) -> Line | None:
+    _, dir_y = line.get("dir", (1, 0))
+    if abs(dir_y) > 0.2:  # rotated margin text (arXiv stamps, watermarks)
+        return None
+    parts: list[str] = []
+    sizes: Counter[float] = Counter()
+    bold = True
+    for span in line.get("spans", []):
+        raw = span.get("text", "").translate(_LIGATURES)
+        if not raw:
+            continue
+        sup = span.get("flags", 0) & _SUPERSCRIPT_FLAG
+        if sup and raw.strip().isdigit() and parts and parts[-1].strip():
+            # A raised number after text is a footnote reference.
+            parts.append(to_superscript(raw.strip()))
+            continue
+        parts.append(raw)
+        if raw.strip():
+            sizes[_round(span.get("size", 0.0))] += len(raw.strip())
+            bold = bold and bool(span.get("flags", 0) & _BOLD_FLAG
+                                 or "bold" in span.get("font", "").lower())
+    text = " ".join("".join(parts).split())
+    if not text or not sizes:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in line["bbox"])
+    return Line(page, unicodedata.normalize("NFC", text), sizes.most_common(1)[0][0], bold,
+                y0, y1, bno, x0, x1)
+
+
+def reading_order(blocks: list[dict], width: float) -> list[dict]:
+    """Text blocks in reading order, two-column pages read column by column.
+
+    Blocks that span the middle of the page (titles, full-width paragraphs,
+    a centred page number) cut the page into bands; within a band the left
+    column is read before the right. A page without two columns keeps
+    PyMuPDF's top-to-bottom order.
+    """
+    mid, slack = width / 2, width * 0.02
+
+    def column(b: dict) -> int:
+        x0, _, x1, _ = b["bbox"]
+        if x1 <= mid + slack:
+            return 0
+        if x0 >= mid - slack:
+            return 1
+        return -1
+
+    cols = [column(b) for b in blocks]
+    if cols.count(0) < 2 or cols.count(1) < 2:
+        return blocks
+    out: list[dict] = []
+    band: list[dict] = []
+    for b in sorted(blocks, key=lambda b: (b["bbox"][1], b["bbox"][0])):
+        if column(b) < 0:
+            out.extend(sorted(band, key=lambda x: (column(x), x["bbox"][1])))
+            band = []
+            out.append(b)
+        else:
+            band.append(b)
+    out.extend(sorted(band, key=lambda x: (column(x), x["bbox"][1])))
+    return out
+
+
+def by_height(lines: list[Line]) -> list[Line]:
+    """Lines top to bottom as drawn, whatever the reading order."""
+    return sorted(lines, key=lambda ln: (round(ln.y0), ln.x0))
 
 
 def running_lines(pages: list[list[Line]]) -> set[str]:
@@ -174,6 +219,7 @@ def running_lines(pages: list[list[Line]]) -> set[str]:
     large = body_size(pages) * HEADING_RATIO
     seen: dict[str, list[tuple[int, float, bool]]] = {}
     for n, lines in enumerate(pages):
+        lines = by_height(lines)
         for i, ln in enumerate(lines[:EDGE_LINES] + lines[-EDGE_LINES:]):
             if ln.size >= large:
                 continue
@@ -197,14 +243,19 @@ def strip_edges(pages: list[list[Line]], running: set[str]) -> list[list[Line]]:
     """Each page without its running header, footer and page number."""
     out = []
     for lines in pages:
-        keep = list(lines)
+        geo = by_height(lines)
+        drop: set[int] = set()
         # Peel lines off both edges while they are running text or folios, so
         # a header line followed by a page-number line both go.
-        while keep and (_edge_key(keep[0].text) in running or _FOLIO.match(keep[0].text)):
-            keep.pop(0)
-        while keep and (_edge_key(keep[-1].text) in running or _FOLIO.match(keep[-1].text)):
-            keep.pop()
-        out.append(keep)
+        for seq in (geo, geo[::-1]):
+            for ln in seq:
+                if id(ln) in drop:
+                    break
+                if _edge_key(ln.text) in running or _FOLIO.match(ln.text):
+                    drop.add(id(ln))
+                else:
+                    break
+        out.append([ln for ln in lines if id(ln) not in drop])
     return out
 
 
@@ -225,17 +276,17 @@ def split_footnotes(lines: list[Line], body: float, height: float, refs: str
     also be referenced (its superscript number is in ``refs``, the text the
     note can belong to) or be set apart from the text above by a gap.
     """
-    i = len(lines)
-    while (i > 0 and lines[i - 1].size <= body * NOTE_RATIO
-           and lines[i - 1].y0 > height * 0.5):
+    geo = by_height(lines)
+    i = len(geo)
+    while i > 0 and geo[i - 1].size <= body * NOTE_RATIO and geo[i - 1].y0 > height * 0.5:
         i -= 1
-    zone = lines[i:]
+    zone = geo[i:]
     first = _NOTE_START.match(zone[0].text) if zone else None
     if first is None:
         return lines, []
     label = _label(first.group(1))
     referenced = label.isdigit() and to_superscript(label) in refs
-    gap = zone[0].y0 - lines[i - 1].y1 if i > 0 else height
+    gap = zone[0].y0 - geo[i - 1].y1 if i > 0 else height
     if not referenced and gap < 1.5 * (zone[0].y1 - zone[0].y0):
         return lines, []
     notes: list[tuple[str, list[Line]]] = []
@@ -249,7 +300,8 @@ def split_footnotes(lines: list[Line], body: float, height: float, refs: str
             notes.append((label, [ln]))
         else:
             notes[-1][1].append(ln)
-    return lines[:i], notes
+    in_zone = {id(ln) for ln in zone}
+    return [ln for ln in lines if id(ln) not in in_zone], notes
 
 
 def _label(marker: str) -> str:

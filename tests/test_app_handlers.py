@@ -199,7 +199,7 @@ def test_engine_reports_progress_then_a_load_failure(tmp_path):
     empty.mkdir()
     engine = Engine(Config.from_env(corpus_dir=empty, index_dir=tmp_path / "index"))
     engine._progress("embedding passages", 0.45)
-    assert "Preparing the report index: embedding passages (45%)" in \
+    assert "Preparing the report index:** embedding passages (45%)" in \
         handlers.status_markdown(engine).replace("\\", "")
     with pytest.raises(NotReady, match="still being prepared"):
         engine.wait(timeout=0)

@@ -311,6 +311,6 @@ def status_markdown(engine: Engine) -> str:
         took = f" (ready in {engine.ready_after:.0f} s)" if engine.ready_after else ""
         return f"Ready: {docs}; {info['passages']} passages indexed{took}."
     if engine.error:
-        return "⚠️ " + render.md_text(f"The report index could not be loaded: {engine.error}")
-    return (f"⏳ Preparing the report index: {render.md_text(engine.stage)} "
+        return "⚠ " + render.md_text(f"The report index could not be loaded: {engine.error}")
+    return (f"**Preparing the report index:** {render.md_text(engine.stage)} "
             f"({engine.fraction:.0%}). Questions asked now are answered as soon as it is ready.")

@@ -75,7 +75,7 @@ def _messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _warn(text: str) -> str:
-    return f"⚠️ {render.md_text(text[:1].upper() + text[1:])}"
+    return f"⚠ {render.md_text(text[:1].upper() + text[1:])}"
 
 
 def build(engine: Engine) -> gr.Blocks:
@@ -276,9 +276,9 @@ def build(engine: Engine) -> gr.Blocks:
         ask_outputs = [chatbot, turns, question, sources, answer_map, export, download, message]
         for trigger in (question.submit, ask_btn.click):
             trigger(on_ask, [question, section, turns], ask_outputs,
-                    api_visibility="private", show_progress="minimal")
+                    api_visibility="private", show_progress_on=[chatbot])
         chatbot.example_select(on_example, [section, turns], ask_outputs,
-                               api_visibility="private")
+                               api_visibility="private", show_progress_on=[chatbot])
         chatbot.select(on_select, [turns], [sources, answer_map, export],
                        api_visibility="private")
         clear_btn.click(on_clear, None, ask_outputs, api_visibility="private")
@@ -286,7 +286,7 @@ def build(engine: Engine) -> gr.Blocks:
         chatbot.clear(on_clear, None, ask_outputs, api_visibility="private")
         for trigger in (topic.submit, compare_btn.click):
             trigger(on_compare, [topic], [compare_msg, compare_map, table],
-                    api_visibility="private")
+                    api_visibility="private", show_progress_on=[table])
         browse_section.change(on_read, [browse_section], [reader, reader_map],
                               api_visibility="private")
         ask_in_btn.click(on_ask_in, [browse_section], [section, tabs],

@@ -90,7 +90,7 @@ class Assistant:
         progress(f"rebuilding the index: {problem}", 0.0)
         try:
             data = build_index(cfg, embedder, progress)
-        except AssistantError:
+        except (AssistantError, OSError):  # OSError: the folder turned read-only mid-write
             if data is None:
                 raise
             log.warning("could not rebuild; serving the previous index (%s)", problem)

@@ -15,6 +15,7 @@ a build that dies half way leaves CURRENT pointing at the previous version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -166,7 +167,10 @@ def current_path(index_dir: Path) -> Path | None:
     pointer = index_dir / "CURRENT"
     if not pointer.exists():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):  # a folder, unreadable, or bytes that are not a name
+        name = ""
     if not name or "/" in name or name.startswith("."):
         raise IndexError_(f"{pointer} is damaged; run `python -m assistant build` to rebuild")
     return index_dir / name
@@ -182,6 +186,9 @@ def load_index(cfg: Config) -> IndexData:
         raise IndexError_(f"no index in {cfg.index_dir}; {fix}")
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("manifest.json is not a JSON object")
+        _verify(path, manifest.get("checksums"), fix)
         passages = [Passage.from_dict(json.loads(line)) for line in
                     (path / "passages.jsonl").read_text(encoding="utf-8").splitlines() if line]
         documents = [document_from_dict(d) for d in
@@ -214,15 +221,51 @@ def load_index(cfg: Config) -> IndexData:
                      sent_spans, bm25, acronyms, skipped)
 
 
+def _checksums(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): _sha256(p)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(path: Path, checksums: object, fix: str) -> None:
+    """Raise IndexError_ when a file differs from what the build wrote.
+
+    A flipped byte can leave a file the right size and still parseable (FAISS
+    then serves wrong vectors without complaint), so sizes and parsing are not
+    enough. Indexes written before checksums existed are not checked.
+    """
+    if checksums is None:
+        return
+    if not isinstance(checksums, dict):
+        raise ValueError("manifest.json has malformed checksums")
+    for name, want in checksums.items():
+        if not isinstance(name, str) or name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"manifest.json names a file outside the index: {name!r}")
+        if _sha256(path / name) != want:
+            raise IndexError_(f"index in {path} is damaged: {name} is not the file the build "
+                              f"wrote (checksum mismatch); {fix}")
+
+
 def _load_cache(index_dir: Path) -> dict[str, np.ndarray]:
     """Embeddings of the live build, keyed by content hash, reused by the next build."""
     try:
         path = current_path(index_dir)
         if path is None:
             return {}
+        # A damaged cache would pass wrong vectors on to the next build.
+        sums = json.loads((path / "manifest.json").read_text(encoding="utf-8")).get("checksums")
+        if sums and sums.get("embcache.npz") != _sha256(path / "embcache.npz"):
+            return {}
         with np.load(path / "embcache.npz") as data:
             return dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
-    except (IndexError_, OSError, ValueError, KeyError):
+    except (IndexError_, OSError, ValueError, KeyError, AttributeError):
         return {}
 
 
@@ -321,6 +364,9 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         keys = sorted(cache)
         mat = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, vectors.shape[1]))
         np.savez(tmp / "embcache.npz", keys=np.array(keys), vectors=mat.astype(np.float32))
+        # Checksums let a load tell a damaged file from a sound one, even when a
+        # flipped byte leaves it the right size and parseable.
+        manifest["checksums"] = _checksums(tmp)
         # The manifest goes last: a folder without one was never finished.
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
         _fsync_dir(tmp)

@@ -249,18 +249,20 @@ def _wall(cmd: list[str], env: dict[str, str], repeats: int) -> tuple[float, str
     return pct(times, 50), out
 
 
-def import_profile(cmd: list[str], env: dict[str, str], top: int = 8) -> list[tuple[str, float]]:
-    """Top-level packages by cumulative import time (python -X importtime)."""
+def import_profile(cmd: list[str], env: dict[str, str], top: int = 10) -> list[tuple[str, float]]:
+    """Import time by top-level package (python -X importtime, self times summed).
+
+    Self times are summed so torch imported by transformers counts as torch,
+    not as whoever imported it first.
+    """
     p = subprocess.run([sys.executable, "-X", "importtime", *cmd], env=env, cwd=ROOT,
                        capture_output=True, text=True, timeout=600)
     totals: dict[str, float] = defaultdict(float)
     for line in p.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, _, name = line.split("|", 2)
-        if name.startswith("  "):  # nested under a module already counted
-            continue
-        totals[name.strip().split(".")[0]] += int(line.split("|")[1]) / 1e6
+        self_us, _, name = line[len("import time:"):].split("|", 2)
+        totals[name.strip().split(".")[0]] += int(self_us) / 1e6
     return sorted(totals.items(), key=lambda kv: -kv[1])[:top]
 
 
@@ -299,8 +301,9 @@ def cold_start(fx: Fixture, repeats: int) -> tuple[Table, Table]:
     for k, v in phases.items():
         table.notes.append(f"{k}: {v:.2f} s")
     prof = import_profile(["-m", "assistant", "ask", question], env)
-    table.notes.append("python -X importtime on the CLI ask, top-level packages by cumulative "
-                       "import time: " + ", ".join(f"{k} {v:.2f} s" for k, v in prof))
+    table.notes.append("python -X importtime on the CLI ask, import time by package (self times "
+                       "summed; importtime inflates them): "
+                       + ", ".join(f"{k} {v:.2f} s" for k, v in prof))
     mem = memory(fx, env, app)
     return table, mem
 
@@ -341,8 +344,9 @@ def _serve_app(app: Path, port: int, env: dict[str, str], log, questions: list[s
             log.seek(0)
             raise RuntimeError("app did not serve: " + log.read()[-2000:].decode(errors="replace"))
         rss_idle = rss_peak_kib(proc.pid)
-        served, err = _ask_app(port, questions)
-        return {"ready_s": ready, "rss_idle_kib": rss_idle, "rss_peak_kib": rss_peak_kib(proc.pid),
+        served, err, first = _ask_app(port, questions)
+        return {"ready_s": ready, "first_answer_s": first - t0 if first else None,
+                "rss_idle_kib": rss_idle, "rss_peak_kib": rss_peak_kib(proc.pid),
                 "served": served, "error": err}
     finally:
         proc.terminate()

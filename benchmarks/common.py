@@ -116,6 +116,11 @@ def machine() -> dict[str, str]:
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if dirty:
+            commit += f" (plus uncommitted changes to {len(dirty.splitlines())} tracked files)"
     except (OSError, subprocess.SubprocessError):
         commit = ""
     import importlib.metadata as md

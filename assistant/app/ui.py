@@ -314,4 +314,7 @@ def launch_options() -> dict[str, Any]:
         "mcp_server": False,
         "show_error": False,
         "footer_links": ["api"],
+        # The page takes no files, but Gradio's /upload route is open all the
+        # same (it stored a 5 MB upload before this cap); keep it to a trickle.
+        "max_file_size": "1kb",
     }

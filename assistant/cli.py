@@ -129,10 +129,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from assistant.evaluate import load_questions, run_eval
+def _questions(path: Path) -> list[dict]:
+    from assistant.evaluate import load_questions
 
-    questions = load_questions(args.questions)
+    try:
+        return load_questions(path)
+    except ValueError as exc:  # a line that is not JSON, or a file that is not UTF-8
+        where = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+        raise AssistantError(f"cannot read the questions: {where}") from exc
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.evaluate import run_eval
+
+    questions = _questions(args.questions)
     metrics, records = run_eval(_load(args), questions, k=10)
     if args.output:
         Path(args.output).write_text(
@@ -148,6 +158,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from assistant.calibrate import calibrate
 
+    for path in (args.questions, args.out_of_scope):
+        _questions(path)  # a bad file is one clear line before any work starts
     report = calibrate(_load(args), args.questions, args.out_of_scope)
     _print_json(report) if args.json else print(report["summary"])
     return 0

@@ -433,3 +433,29 @@ def test_cli_100k_question_on_stdin(monkeypatch, capsys, assistant, engine_confi
     code, out, err = cli_stdin(monkeypatch, capsys, engine_config.index_dir, question)
     assert code == 0
     assert "characters; only the first" in out
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"{not json\n", "not a JSON object"),
+    (b"\xff\xfe{}\n", "can't decode"),
+], ids=["not-json", "not-utf8"])
+@pytest.mark.parametrize("command", ["eval", "calibrate"])
+def test_cli_bad_question_files_are_one_error_line(capsys, tmp_path, engine_config, command,
+                                                   content, words):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_bytes(content)
+    code = cli.main([command, "--index", str(engine_config.index_dir),
+                     "--questions", str(questions)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: cannot read the questions:") and words in line
+    assert str(questions) in line
+
+
+def test_cli_missing_question_file_is_one_error_line(capsys, tmp_path, engine_config):
+    code = cli.main(["eval", "--index", str(engine_config.index_dir),
+                     "--questions", str(tmp_path / "nope.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"error: No such file or directory: {tmp_path / 'nope.jsonl'}")

@@ -52,12 +52,12 @@ def embed_text(p: Passage) -> str:
 # --- FAISS ------------------------------------------------------------------
 
 # Exact search is exact, and up to FLAT_MAX vectors a full scan takes a few
-# milliseconds. Beyond it an inverted-file index (IVF, about 4 sqrt(n) lists)
-# searched in IVF_NPROBE lists: on the synthetic corpora of benchmarks/ (100k
-# and 1M passages) it reached recall@10 >= 0.99 against exact search at a p50
-# of 1.5 ms (100k) and 8 ms (1M), and builds in a few minutes at 1M, where HNSW
-# (M=32, efConstruction=200) took 3 minutes already at 100k for lower recall
-# (benchmarks/RESULTS.md has the measurements).
+# milliseconds (155 ms at 1M). Beyond it an inverted-file index (IVF, about
+# 4 sqrt(n) lists) searched in IVF_NPROBE lists: on the synthetic corpora of
+# benchmarks/ it reached recall@10 0.994 at 100k and 0.991 at 1M against exact
+# search, p50 1.8 ms and 4.4 ms, built in under two minutes at 1M; HNSW (M=32,
+# efConstruction=200, efSearch=128) took 84 s to build at 100k and reached only
+# 0.949 (benchmarks/RESULTS.md has the measurements).
 FLAT_MAX = 50_000
 IVF_NPROBE = 64
 IVF_TRAIN_PER_LIST = 40  # FAISS's k-means wants at least 39 points per list

@@ -66,7 +66,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return _merge_fragments(text, spans)
 
 
-_ENDS = tuple('.?!:;"”)\'’')
+# A colon does not end a sentence here: "four pillars: i) ..., ii) ..." is one.
+_ENDS = tuple('.?!;"”)\'’')
 
 
 def _merge_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -38,6 +38,7 @@ class Evidence:
     unknown_names: tuple[str, ...]  # capitalised names the documents never use
     wants_quantity: bool = False  # the question asks how many / how much
     states_quantity: bool = True  # one of the best sentences contains a number
+    has_terms: bool = True  # the question has a word that is not a stop word
 
 
 def unknown_names(question: str, bm25: BM25Index) -> tuple[str, ...]:
@@ -82,7 +83,8 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
     wants = bool(_QUANTITY.search(question))
     states = any(_NUMBER.search(text) for _, text in best_sentences(r, data, index_of, 3))
     return Evidence(support, coverage(question, r, data, index_of),
-                    unknown_names(question, data.bm25), wants, states)
+                    unknown_names(question, data.bm25), wants, states,
+                    has_terms=bool(tokenize(question)))
 
 
 def best_sentences(r: Retrieval, data: IndexData, index_of: dict[str, int], n: int
@@ -116,11 +118,16 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
     4. the question asks for a quantity and none of the best sentences states
        one: they talk about the subject without giving what was asked.
 
-    One exception comes first: when a single top passage holds nearly all of
+    Before all of them: a question made only of stop words ("what is the")
+    has no subject, and whatever sits nearest to it in vector space is chance.
+
+    One exception comes next: when a single top passage holds nearly all of
     the question's distinctive words (coverage >= answer_coverage), the
     report does speak to it, however short the question ("China") and so
     however weak its vector match.
     """
+    if not ev.has_terms:
+        return True, "the question has no content words to search for (only stop words or symbols)"
     if ev.coverage >= cfg.answer_coverage and not ev.unknown_names:
         return False, ""
     if ev.support < cfg.abstain_dense:

@@ -36,7 +36,7 @@ from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_co
 from assistant.retrieve.acronyms import extract_acronyms
 from assistant.types import Block, Document, Passage, Person, Section
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: Spanish and question stop words in BM25
 Progress = Callable[[str, float], None]
 
 

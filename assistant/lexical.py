@@ -17,11 +17,28 @@ import numpy as np
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 
 
+# Spanish function words: readers ask in Spanish, and the report's Spanish
+# names ("El Colegio de México") must not match a question's "el" and "de".
+_STOP_ES = frozenset((
+    "a", "al", "como", "con", "cual", "cuales", "cuando", "cuanto", "cuantos", "cuanta",
+    "cuantas", "de", "del", "donde", "el", "en", "es", "esta", "este", "eso", "fue", "la",
+    "las", "le", "les", "lo", "los", "mas", "para", "por", "que", "quien", "quienes", "se",
+    "sobre", "son", "su", "sus", "un", "una", "uno", "y", "dijo", "dice", "informe",
+))
+
+# Question words and auxiliaries: bm25s's English list lacks them, and as they
+# are rare in a report they would otherwise weigh like a topic ("who is it").
+_STOP_QUESTION = frozenset((
+    "what", "who", "whom", "whose", "which", "how", "why", "when", "where", "does", "do",
+    "did",
+))
+
+
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN) | _STOP_ES | _STOP_QUESTION
 
 
 @lru_cache(maxsize=1)
@@ -75,10 +92,37 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for ``query`` (zeros when no word is known)."""
-        toks = [t for t in tokenize(query) if t in self.df]
+        toks = self.query_tokens(query)
         if not toks or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.model.get_scores(toks), dtype=np.float32)
+
+    def query_tokens(self, query: str) -> list[str]:
+        """The query's indexed tokens; an unknown long word borrows look-alikes.
+
+        A word the corpus never uses but whose first five letters start one or
+        two indexed words is most often a cognate or a variant ("fentanilo",
+        "migración"): it is searched as those words.
+        """
+        out = []
+        for t in tokenize(query):
+            if t in self.df:
+                out.append(t)
+            elif len(t) >= 7:
+                similar = self.by_prefix(5).get(t[:5], ())
+                if 0 < len(similar) <= 2:
+                    out.extend(similar)
+        return out
+
+    def by_prefix(self, n: int) -> dict[str, tuple[str, ...]]:
+        cache = self.__dict__.setdefault("_by_prefix", {})
+        if n not in cache:
+            table: dict[str, list[str]] = {}
+            for t in self.df:
+                if len(t) >= n:
+                    table.setdefault(t[:n], []).append(t)
+            cache[n] = {k: tuple(sorted(v)) for k, v in table.items()}
+        return cache[n]
 
     def known(self, word: str) -> bool:
         return any(t in self.df for t in tokenize(word))

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import replace
 
 from assistant.answer import compose, evidence, should_abstain
-from assistant.compare import compare_sections
+from assistant.compare import GROUPINGS, compare_sections
 from assistant.config import Config
 from assistant.embed import Embedder
 from assistant.errors import AssistantError, IndexError_, QueryError
@@ -127,7 +127,11 @@ class Assistant:
         return self.retriever.search(q, self._k(k), section, doc)
 
     def compare(self, topic: str, section: str | None = None, doc: str | None = None,
-                depth: int = 30) -> Comparison:
+                by: str = "section", depth: int = 30) -> Comparison:
+        """Rank what each section (``by="section"``) or document (``by="document"``) says."""
+        if not isinstance(by, str) or by not in GROUPINGS:
+            raise QueryError(f"compare by {by!r} is not possible; choose one of: "
+                             f"{', '.join(GROUPINGS)}")
         q, _ = clean_question(topic, self.cfg.max_question_chars)
         r = self.retriever.retrieve(q, depth, section, doc)
         bm25 = self.data.bm25
@@ -137,7 +141,7 @@ class Assistant:
         abstain, reason = should_abstain(evidence(q, r, self.data, self._index_of), self.cfg)
         if abstain:
             return Comparison(q, (), True, reason)
-        return compare_sections(q, r, self._index_of, terms)
+        return compare_sections(q, r, self._index_of, terms, by=by)
 
     # -- the report itself -------------------------------------------------------
     @property

@@ -113,18 +113,22 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    c = _load(args).compare(_arg_text(" ".join(args.topic)), section=args.section, doc=args.doc)
+    c = _load(args).compare(_arg_text(" ".join(args.topic)), section=args.section, doc=args.doc,
+                            by=args.by)
     if args.json:
-        _print_json(comparison_dict(c))
+        _print_json(comparison_dict(c) | {"by": args.by})
         return 0
     if c.abstained:
-        print(f"The report does not appear to address “{c.topic}” ({c.reason}).")
+        who = "No document" if args.by == "document" else "The report"
+        print(f"{who} does not appear to address “{c.topic}” ({c.reason}).")
         return 0
     for r in c.rows:
         pages = ", ".join(map(str, r.pages))
         print(f"## {' › '.join(r.section_path)} (p. {pages})")
         for h in r.hits:
-            print(_wrap(h.passage.text) + f" [{h.passage.page_label}]")
+            # A document's row mixes its sections, so each passage says which.
+            where = h.passage.citation if args.by == "document" else h.passage.page_label
+            print(_wrap(h.passage.text) + f" [{where}]")
         print()
     return 0
 
@@ -214,10 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", parents=[common, filt], help="ranked passages for a query")
     p.add_argument("query", nargs="+")
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser("compare", parents=[common], help="what each section says on a topic")
+    p = sub.add_parser("compare", parents=[common],
+                       help="what each section (or document) says on a topic")
     p.add_argument("topic", nargs="+")
     p.add_argument("--section", help="only this section")
     p.add_argument("--doc", help="only this document")
+    p.add_argument("--by", choices=("section", "document"), default="section",
+                   help="one row per section (default) or per document")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("eval", parents=[common], help="retrieval metrics on a question file")
     p.add_argument("--questions", type=Path, default=DEV_QUESTIONS)

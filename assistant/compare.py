@@ -1,18 +1,44 @@
-"""Compare: what each section says about one topic, side by side."""
+"""Compare: what each section (or each document) says about one topic, side by side."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from assistant.lexical import tokenize
 from assistant.retrieve.hybrid import Retrieval
-from assistant.types import PEOPLE, CompareRow, Comparison, Hit
+from assistant.types import PEOPLE, CompareRow, Comparison, Hit, Passage
+
+# A row's key: the document it belongs to and the heading path it is shown under.
+GroupKey = Callable[[Passage], tuple[str, tuple[str, ...]]]
+
+
+def by_section(p: Passage) -> tuple[str, tuple[str, ...]]:
+    return p.doc_id, p.section_path
+
+
+def by_document(p: Passage) -> tuple[str, tuple[str, ...]]:
+    # An index built before passages carried their document's title still has its id.
+    return p.doc_id, (p.doc_title or p.doc_id,)
+
+
+# What ``Assistant.compare(by=...)`` accepts, and what a row stands for in messages.
+GROUPINGS: dict[str, tuple[GroupKey, str]] = {
+    "section": (by_section, "section of the report"),
+    "document": (by_document, "document"),
+}
 
 
 def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
                      topic_terms: frozenset[str] = frozenset(), per_section: int = 2,
                      min_support: float = 0.35, relative_drop: float = 0.15,
                      second_ratio: float = 0.8,
-                     max_rows: int = 8) -> Comparison:
-    """Group the retrieved passages by section and rank the sections.
+                     max_rows: int = 8, by: str = "section") -> Comparison:
+    """Group the retrieved passages by section (or by document) and rank the groups.
+
+    ``by`` names a grouping of ``GROUPINGS``: "section" gives one row per
+    section, "document" one row per document, titled by the document and
+    holding its best passages from whichever of its sections they come. The
+    rules below are the same for both; only the grouping key differs.
 
     A passage speaks to the topic when it uses the topic's distinctive words
     (``topic_terms``: stems rare in the corpus, acronyms expanded), since a
@@ -27,6 +53,7 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
     rank by their best passage plus half their second, so a section that
     discusses the topic at length edges out a passing mention.
     """
+    key, row_noun = GROUPINGS[by]
     # A member list names affiliations; it takes no position on anything.
     candidates = [h for h in r.hits if h.passage.kind != PEOPLE]
     support = {h.passage.id: float(r.sentence[index_of[h.passage.id]]) for h in candidates}
@@ -39,7 +66,7 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
         mentions = bool(topic_terms & set(tokenize(p.text)))
         if not mentions and support[p.id] < floor:
             continue
-        groups.setdefault((p.doc_id, p.section_path), []).append(hit)
+        groups.setdefault(key(p), []).append(hit)
     rows = []
     for (doc_id, path), hits in groups.items():
         first = hits[0].score
@@ -50,7 +77,7 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
     rows.sort(key=lambda row: -row.score)
     rows = rows[:max_rows]
     if not rows:
-        return Comparison(topic, (), True, "no section of the report addresses this topic")
+        return Comparison(topic, (), True, f"no {row_noun} addresses this topic")
     return Comparison(topic, tuple(rows))
 
 

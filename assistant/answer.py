@@ -21,12 +21,39 @@ from assistant.retrieve.hybrid import Retrieval
 from assistant.types import Answer, AnswerSentence
 
 _NAME = re.compile(r"\b([A-ZÁÉÍÓÚÑ][\w'’-]{2,})")
-# Questions that ask for a quantity; their answer must state one.
+# Questions that ask for a quantity; their answer must state one. Besides
+# "how many / how much", a question that asks "what (is the) ... rate / total /
+# share ..." wants a figure too; the words between "what" and the noun may not
+# be an auxiliary verb, so "what do both countries share" is not one.
+_AUX = r"(?:do|does|did|can|could|should|would|will|might|may|must|has|have|had)"
 _QUANTITY = re.compile(
-    r"\b(how (many|much|big|large|long|often|tall|far|old)|what (percentage|share|proportion|"
-    r"number|amount|fraction|rate)|population|cu[aá]nt[oa]s?)\b", re.I)
-_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|"
-                     r"thousand|million|billion|half|third|quarter)\b", re.I)
+    r"\b(how (many|much|big|large|long|often|tall|far|old)|population|cu[aá]nt[oa]s?)\b"
+    r"|\bwhat\s+(?:(?:is|was|are|were)\s+)?(?:the\s+)?(?:(?!" + _AUX + r"\b)[\w'’-]+\s+){0,3}"
+    r"((?:percentage|share|proportion|portion|fraction|number|amount|rate|total|cost|price|size|"
+    r"average)s?|value)\b"  # "values" are principles, not a figure
+    r"|\b(qu[eé]|cu[aá]l)\s+(?:(?:es|era|fue)\s+)?(?:(?:el|la)\s+)?(porcentaje|proporci[oó]n|"
+    r"tasa|cifra|n[uú]mero|monto|cantidad|total|valor|costo|precio)\b", re.I)
+# "one" is left out: it is far more often a pronoun ("one of the", "on the one
+# side") than a count.
+_NUMBER = re.compile(r"\d[\d.,]*|\b(two|three|four|five|six|seven|eight|nine|ten|dozens?|"
+                     r"hundreds?|thousands?|millions?|billions?|half|third|quarter)\b", re.I)
+# Figures that are not quantities: a year ("in 2021", "the 1990s"), the day of
+# a date ("May 23"), an item number ("1)").
+_NOT_QUANTITY = re.compile(
+    r"\b(1[89]\d\d|20\d\d)s?\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+    r"\s+\d{1,2}(-\d{1,2})?\b|\b\d{1,2}\)")
+
+
+def states_quantity(sentence: str, question: str) -> bool:
+    """Whether the sentence gives a figure the question did not already contain.
+
+    Years, dates and list numbers are not the amounts a "how many" asks for,
+    and a number the question itself names ("under Title 42 in 2021") is a
+    pointer to the subject, not the answer.
+    """
+    asked = {m.group(0).lower() for m in _NUMBER.finditer(question)}
+    text = _NOT_QUANTITY.sub(" ", sentence)
+    return any(m.group(0).lower().rstrip(".,") not in asked for m in _NUMBER.finditer(text))
 
 
 @dataclass(frozen=True)
@@ -81,7 +108,8 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
              ) -> Evidence:
     support = max((float(r.sentence[index_of[h.passage.id]]) for h in r.hits), default=-1.0)
     wants = bool(_QUANTITY.search(question))
-    states = any(_NUMBER.search(text) for _, text in best_sentences(r, data, index_of, 3))
+    states = any(states_quantity(text, question)
+                 for _, text in best_sentences(r, data, index_of, 3))
     return Evidence(support, coverage(question, r, data, index_of),
                     unknown_names(question, data.bm25), wants, states,
                     has_terms=bool(tokenize(question)))

@@ -120,3 +120,34 @@ def test_long_question_is_cut_with_a_note(assistant):
 def test_bad_question_is_a_query_error(assistant, question):
     with pytest.raises(QueryError):
         assistant.ask(question)
+
+
+@pytest.mark.parametrize("question, wants", [
+    ("How many Russians cross every week?", True),
+    ("What was the homicide rate in Tijuana?", True),
+    ("What was the total dollar value of remittances?", True),
+    ("¿Cuál es la tasa de pobreza en México?", True),
+    ("What do both countries share?", False),  # "share" the verb
+    ("What values guide the forum?", False),  # principles, not a figure
+    ("What does the report say about oil prices?", False),  # a topic, not a figure
+])
+def test_quantity_questions_are_recognised(question, wants):
+    from assistant.answer import _QUANTITY
+
+    assert bool(_QUANTITY.search(question)) is wants
+
+
+@pytest.mark.parametrize("sentence, question, states", [
+    ("Over 500 Russian nationals are crossing weekly.", "How many Russians cross?", True),
+    ("It is estimated that 30 thousand migrants have crossed.", "How many migrants?", True),
+    # A year, a date or an item number answers no "how many".
+    ("The security relationship is in its worst state since the 1990s.", "How many?", False),
+    ("The policy is set to end on May 23, 2022.", "How many were expelled?", False),
+    ("2) work to avoid an early crisis", "How many crises?", False),
+    # A number the question already names is its subject, not its answer.
+    ("Expulsions under Title 42 continue.", "How many were expelled under Title 42?", False),
+])
+def test_a_quantity_is_a_figure_the_question_lacks(sentence, question, states):
+    from assistant.answer import states_quantity
+
+    assert states_quantity(sentence, question) is states

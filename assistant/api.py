@@ -48,6 +48,16 @@ def clean_question(text: str, max_chars: int) -> tuple[str, str]:
     return text, note
 
 
+# The "what to do" tail of load_index's messages, dropped once a rebuild was tried.
+_FIX_ADVICE = re.compile(r"; run `python -m assistant build`[^;]*$")
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)
+
+
 def _stderr_progress(stage: str, fraction: float) -> None:
     print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
 
@@ -60,6 +70,9 @@ class Assistant:
         self.retriever = HybridRetriever(data, embedder, cfg)
         self._index_of = {p.id: i for i, p in enumerate(data.passages)}
         self._docs = {d.id: d for d in data.documents}
+        # What a reader should know about the index being served (e.g. it is stale
+        # because a rebuild failed); the CLI logs these, an app may show them.
+        self.warnings: list[str] = []
 
     # -- loading ---------------------------------------------------------------
     @classmethod
@@ -90,13 +103,23 @@ class Assistant:
         progress(f"rebuilding the index: {problem}", 0.0)
         try:
             data = build_index(cfg, embedder, progress)
-        except (AssistantError, OSError):  # OSError: the folder turned read-only mid-write
-            if data is None:
-                raise
-            log.warning("could not rebuild; serving the previous index (%s)", problem)
+        except (AssistantError, OSError) as exc:  # OSError: the folder turned read-only mid-write
+            # Say both what was wrong with the index and why it could not be
+            # rebuilt: either alone leaves the reader guessing what to fix.
+            failed = _error_text(exc)
+            problem = _FIX_ADVICE.sub("", problem)
+            if not (cfg.index_dir / "CURRENT").exists():
+                raise  # a first build: there was no index to say anything about
             # An intact old index of the same model beats no answers at all.
-            if data.manifest.get("model") != cfg.model:
-                raise
+            if data is None or data.manifest.get("model") != cfg.model:
+                raise IndexError_(f"the index cannot be used ({problem}) and rebuilding it "
+                                  f"failed: {failed}") from exc
+            warning = (f"could not rebuild the index ({failed}); serving the previous index, "
+                       f"which is out of date ({problem})")
+            log.warning(warning)
+            a = cls(data, embedder, cfg)
+            a.warnings.append(warning)
+            return a
         return cls(data, embedder, cfg)
 
     @classmethod

@@ -15,12 +15,16 @@ a build that dies half way leaves CURRENT pointing at the previous version.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +42,7 @@ from assistant.types import Block, Document, Passage, Person, Section
 
 FORMAT_VERSION = 4  # 4: Spanish and question stop words in BM25
 Progress = Callable[[str, float], None]
+log = logging.getLogger("assistant")
 
 
 def _quiet(stage: str, fraction: float) -> None:
@@ -253,26 +258,113 @@ def _verify(path: Path, checksums: object, fix: str) -> None:
                               f"wrote (checksum mismatch); {fix}")
 
 
-def _load_cache(index_dir: Path) -> dict[str, np.ndarray]:
-    """Embeddings of the live build, keyed by content hash, reused by the next build."""
+@dataclass
+class CacheFound:
+    """The embedding cache a build starts from, and why any other was passed over."""
+
+    vectors: dict[str, np.ndarray]
+    source: str | None  # version folder it came from
+    notes: list[str]
+
+
+def _read_cache(version: Path) -> dict[str, np.ndarray]:
+    """One version folder's cache, or ValueError/OSError saying why it cannot be trusted.
+
+    A damaged cache would pass wrong vectors on to the next build, so it is
+    checked against the manifest's checksum when the manifest is readable. When
+    it is not (the manifest itself is damaged), the npz's own zip CRC-32 still
+    catches flipped bytes on read, and the shape and norms are checked below.
+    """
+    file = version / "embcache.npz"
+    if not file.is_file():
+        raise FileNotFoundError(errno.ENOENT, "no embcache.npz", str(file))
     try:
-        path = current_path(index_dir)
-        if path is None:
-            return {}
-        # A damaged cache would pass wrong vectors on to the next build.
-        sums = json.loads((path / "manifest.json").read_text(encoding="utf-8")).get("checksums")
-        if sums and sums.get("embcache.npz") != _sha256(path / "embcache.npz"):
-            return {}
-        with np.load(path / "embcache.npz") as data:
-            return dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
-    except (IndexError_, OSError, ValueError, KeyError, AttributeError):
-        return {}
+        manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+        sums = manifest.get("checksums") if isinstance(manifest, dict) else None
+    except (OSError, ValueError):
+        sums = None  # unverifiable by checksum; the format checks below still apply
+    if isinstance(sums, dict) and "embcache.npz" in sums and sums["embcache.npz"] != _sha256(file):
+        raise ValueError("checksum mismatch")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            keys, vectors = data["keys"], data["vectors"]
+    except (zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise ValueError(f"unreadable ({exc})") from exc
+    if (keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors)
+            or (len(keys) and keys.dtype.kind != "U")):
+        raise ValueError("not a cache of this format")
+    # The model's vectors are normalised; anything else is not what a build wrote.
+    if len(vectors) and not (np.isfinite(vectors).all()
+                             and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)):
+        raise ValueError("vectors are not unit length")
+    return dict(zip(keys.tolist(), vectors, strict=True))
+
+
+def _load_cache(index_dir: Path) -> CacheFound:
+    """The newest intact embedding cache among the version folders, keyed by content hash.
+
+    The live version comes first. When CURRENT is damaged or its version has no
+    usable cache, older version folders are tried, newest first (their names
+    start with the build's time): losing the pointer should not cost a full
+    re-embedding when the vectors are still on disk.
+    """
+    notes: list[str] = []
+    try:
+        live = current_path(index_dir)
+    except IndexError_:
+        live = None
+        notes.append("CURRENT is damaged; looked for a cache in the version folders")
+    try:
+        others = sorted((d for d in index_dir.iterdir()
+                         if d.name.startswith("v-") and d.is_dir() and d != live), reverse=True)
+    except OSError:
+        others = []
+    for version in ([live] if live is not None else []) + others:
+        try:
+            return CacheFound(_read_cache(version), version.name, notes)
+        except FileNotFoundError:
+            continue  # a version without a cache, or a pointer to a missing one
+        except (OSError, ValueError) as exc:
+            note = f"ignored the embedding cache of {version.name}: {exc}"
+            log.warning(note)
+            notes.append(note)
+    return CacheFound({}, None, notes)
+
+
+def _unwritable(index_dir: Path, exc: OSError) -> AssistantError:
+    try:
+        kept = current_path(index_dir) is not None
+    except (IndexError_, OSError):
+        kept = False
+    left = "; the index already there was not changed" if kept else ""
+    return AssistantError(
+        f"cannot write the index to {index_dir} ({exc.strerror or exc}){left}; make the "
+        "folder writable, or point --index or REPORT_ASSISTANT_INDEX_DIR at one that is")
+
+
+def check_writable(index_dir: Path) -> None:
+    """Fail now, before minutes of embedding, if a build could not be saved in index_dir.
+
+    The probe does what publishing does first: make a folder and a file in it.
+    Raises AssistantError saying what to do; the index already there is not touched.
+    """
+    probe = None
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=".write-check-", dir=index_dir))
+        (probe / "probe").write_bytes(b"")
+    except OSError as exc:
+        raise _unwritable(index_dir, exc) from exc
+    finally:
+        if probe is not None:
+            shutil.rmtree(probe, ignore_errors=True)
 
 
 def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
                 show_bar: bool = False) -> IndexData:
     """Parse, chunk, embed and index the corpus; publish it atomically."""
     t0 = time.perf_counter()
+    check_writable(cfg.index_dir)
     progress("parsing documents", 0.02)
     docs, skipped = load_corpus(cfg.corpus_dir)
     if not docs:
@@ -292,7 +384,8 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
                 "lower REPORT_ASSISTANT_CHUNK_MAX_TOKENS"
             )
 
-    cache = _load_cache(cfg.index_dir)
+    found = _load_cache(cfg.index_dir)
+    cache = found.vectors
     progress("embedding passages", 0.2)
     vectors, new_p = embed_cached(embedder, [embed_text(p) for p in passages], cache, show_bar)
     spans = []
@@ -316,6 +409,8 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
         "documents": [{"id": d.id, "title": d.title, "source": d.source} for d in docs],
         "skipped": [asdict(s) for s in skipped],
         "newly_embedded": new_p + new_s,
+        "reused": len(passages) + len(texts) - new_p - new_s,
+        "embedding_cache": {"from": found.source, "notes": found.notes},
         "faiss_index": type(dense).__name__,
         "versions": _versions(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -344,10 +439,7 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         tmp = index_dir / f".{name}.partial"
         tmp.mkdir()
     except OSError as exc:
-        raise AssistantError(
-            f"cannot write the index to {index_dir} ({exc.strerror}); make the folder "
-            "writable or set REPORT_ASSISTANT_INDEX_DIR to one that is"
-        ) from exc
+        raise _unwritable(index_dir, exc) from exc
     try:
         (tmp / "passages.jsonl").write_text(
             "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in passages),
@@ -403,6 +495,16 @@ def _prune(index_dir: Path, keep: str) -> None:
             child.name.endswith(".partial") and not _owner_alive(child.name)
         ):
             shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(".write-check-") and time.time() - _mtime(child) > 3600:
+            # check_writable's probe, left by a build killed within the instant it exists
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 def _owner_alive(name: str) -> bool:

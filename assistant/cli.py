@@ -169,20 +169,128 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    from assistant.library import add_documents
+def _progress_to_stderr(stage: str, fraction: float) -> None:
+    print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
 
-    results = add_documents(_config(args), [Path(p) for p in args.files])
-    _print_json(results) if args.json else [print(r) for r in results]
-    return 0
+
+def _quiet(stage: str, fraction: float) -> None:
+    pass
+
+
+def _refresh(cfg: Config, args: argparse.Namespace, done: str) -> dict[str, Any]:
+    """Update the index after a library change; what it cost, for the report line.
+
+    ``done`` says what already happened to the corpus, so a failure here still
+    tells the user their files were changed and how to finish the job.
+    """
+    import time
+
+    from assistant.library import refresh_index
+
+    t0 = time.perf_counter()
+    try:
+        data = refresh_index(cfg, progress=_quiet if args.json else _progress_to_stderr)
+    except (AssistantError, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AssistantError(f"{done}, but the index could not be updated: {why}; "
+                             "fix that and run `python -m assistant build`") from exc
+    m = data.manifest
+    embedded = int(m["newly_embedded"])
+    return {"seconds": round(time.perf_counter() - t0, 2), "build_seconds": m["build_seconds"],
+            "embedded": embedded,
+            # Every passage and sentence is embedded once; what was not new was reused.
+            "reused": int(m.get("reused", m["passages"] + m["sentences"] - embedded)),
+            "passages": m["passages"], "documents": len(m["documents"])}
+
+
+def _index_line(ix: dict[str, Any]) -> str:
+    return (f"index updated in {ix['seconds']} s: {ix['embedded']} texts embedded, "
+            f"{ix['reused']} reused; {ix['passages']} passages from {ix['documents']} "
+            "document(s)")
+
+
+def _doc_summary(doc: dict[str, Any] | None) -> str:
+    if doc is None:
+        return ""
+    if doc["error"]:
+        return f", but it cannot be indexed: {doc['error']}"
+    return f", {_count(doc['pages'], 'page')}, {_count(doc['passages'], 'passage')}"
+
+
+def _count(n: int | None, noun: str) -> str:
+    return f"? {noun}s" if n is None else f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from assistant.library import add_documents, list_documents
+
+    cfg = _config(args)
+    # Paths stay as given (undecodable bytes included) so such a file still opens;
+    # only what is printed back is made printable.
+    results = add_documents(cfg, [Path(p) for p in args.files])
+    added = [r for r in results if r.status == "added"]
+    failed = [r for r in results if not r.ok]
+    index = None
+    if added:  # an unchanged or refused file leaves the corpus, and so the index, as it was
+        names = ", ".join(r.doc_id for r in added)
+        index = _refresh(cfg, args, f"added {names} to the corpus")
+    # Counted by the library from the index just built, so they are what `list` shows.
+    docs = {d["id"]: d for d in list_documents(cfg)} if len(failed) < len(results) else {}
+    rows = []
+    for r in results:
+        doc = docs.get(r.doc_id) if r.ok else None
+        rows.append({"source": _arg_text(r.source), "status": r.status,
+                     "id": r.doc_id or None, "title": r.title or None, "file": r.file or None,
+                     "pages": doc["pages"] if doc else None,
+                     "passages": doc["passages"] if doc else None,
+                     "message": _arg_text(r.message)})
+    if args.json:
+        _print_json({"documents": rows, "index": index, "failed": len(failed)})
+        return 1 if failed else 0
+    for r, row in zip(results, rows, strict=True):
+        if r.status == "error":
+            # The library's message already names the file and says what is wrong.
+            print(f"error: {row['message']}; skipped", file=sys.stderr)
+            continue
+        verb = "added" if r.status == "added" else "already in the corpus:"
+        print(f"{verb} {r.doc_id} “{r.title}”{_doc_summary(docs.get(r.doc_id))}"
+              + (f" ({r.message})" if r.status == "added" and r.message else ""))
+    if index:
+        print(_index_line(index))
+    elif not failed:
+        print("nothing new; the index was left as it was")
+    if failed:
+        print(f"{len(failed)} of {len(results)} file(s) could not be added", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from assistant.errors import CorpusError
     from assistant.library import remove_document
 
-    result = remove_document(_config(args), args.doc_id)
-    _print_json(result) if args.json else print(result)
+    cfg = _config(args)
+    doc_id = _arg_text(args.doc_id)
+    try:
+        result = remove_document(cfg, doc_id)
+    except CorpusError as exc:
+        # An unknown id (the message lists the known ones) or no corpus folder.
+        if args.json:
+            _print_json({"removed": None, "error": str(exc)})
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 1
+    index = _refresh(cfg, args, f"removed {doc_id} from the corpus")
+    if args.json:
+        _print_json({"removed": {"id": result.doc_id, "title": result.title,
+                                 "files": list(result.files)}, "index": index})
+        return 0
+    print(f"removed {result.doc_id} “{result.title}” ({', '.join(result.files)})")
+    print(_index_line(index))
     return 0
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -191,9 +299,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     docs = list_documents(_config(args))
     if args.json:
         _print_json(docs)
-    else:
-        for d in docs:
-            print("  ".join(f"{k}={v}" for k, v in d.items()))
+        return 0
+    if not docs:
+        print(f"no documents in {_config(args).corpus_dir}; add some with "
+              "`python -m assistant add FILE...`")
+        return 0
+    header = ("ID", "TITLE", "FORMAT", "PAGES", "PASSAGES", "INDEXED")
+    table = [header] + [
+        (d["id"], _clip(" ".join(d["title"].split()), 60), d["type"],
+         "-" if d["pages"] is None else str(d["pages"]),
+         "-" if d["passages"] is None else str(d["passages"]),
+         "yes" if d["indexed"] else "no")
+        for d in docs]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    numeric = {3, 4}  # counts line up on the right
+    for row in table:
+        cells = [c.rjust(w) if i in numeric else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        print("  ".join(cells).rstrip())
+    for d in docs:
+        if d["error"]:
+            print(f"{d['id']}: cannot be used: {d['error']}", file=sys.stderr)
+    if not all(d["indexed"] for d in docs):
+        print("\n(not indexed yet: run `python -m assistant build`; ask, search and compare "
+              "also rebuild it first)")
     return 0
 
 

@@ -8,6 +8,7 @@ local path through ``Config.model``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -41,6 +42,7 @@ class Embedder:
         self.device = device
         self.batch_size = batch_size
         self._model = None
+        self._tokenizer = None
         self._lock = threading.Lock()
 
     @property
@@ -73,14 +75,47 @@ class Embedder:
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(get())
 
+    def _local_files(self) -> Path | None:
+        """The model's folder when it holds a fast tokenizer and its length setting."""
+        try:
+            path = Path(resolve_model(self.model_name))
+        except AssistantError:
+            return None
+        if (path / "tokenizer.json").is_file() and (path / "sentence_bert_config.json").is_file():
+            return path
+        return None
+
     @property
     def max_seq_length(self) -> int:
+        # Read from the model's folder when it is local, so that sizing chunks
+        # (every build, even one that embeds nothing new) does not import torch
+        # and load the network: that alone costs seconds on this CPU.
+        if self._model is None and (path := self._local_files()):
+            conf = json.loads((path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+            if "max_seq_length" in conf:
+                return int(conf["max_seq_length"])
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
         """Length in the model's own tokens, special tokens included."""
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer()
+        return self._tokenizer(text)
+
+    def _load_tokenizer(self):
+        path = self._local_files() if self._model is None else None
+        if path is not None:
+            # The same tokenizer.json the model's fast tokenizer is built from,
+            # through the small `tokenizers` package, without its stored
+            # truncation: a long text must show its whole length.
+            from tokenizers import Tokenizer
+
+            fast = Tokenizer.from_file(str(path / "tokenizer.json"))
+            fast.no_truncation()
+            fast.no_padding()
+            return lambda text: len(fast.encode(text, add_special_tokens=True).ids)
         tok = self.model.tokenizer
-        return len(tok(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return lambda text: len(tok(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:

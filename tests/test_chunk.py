@@ -51,6 +51,21 @@ def test_embedded_text_fits_the_model_without_truncation(passages, embedder):
     assert all(n >= 3 for n in sizes.values())
 
 
+def test_light_tokenizer_counts_as_the_loaded_model_does(passages, embedder, engine_config):
+    # Builds size chunks from the model folder's tokenizer.json without loading
+    # the network; it must agree with the tokenizer of the loaded model.
+    from assistant.embed import Embedder
+
+    light = Embedder(engine_config.model)
+    texts = [embed_text(p) for p in passages] + ["word " * 400, "¿Qué es el T-MEC? 🙂"]
+    loaded = embedder.model  # the session model, loaded
+    assert light.max_seq_length == int(loaded.max_seq_length)
+    heavy = [len(loaded.tokenizer(t, add_special_tokens=True, truncation=False)["input_ids"])
+             for t in texts]
+    assert [light.count_tokens(t) for t in texts] == heavy
+    assert light._model is None  # counted without loading the model
+
+
 def test_passage_text_is_a_verbatim_span(passages, docs):
     for p in passages:
         doc = docs[p.doc_id]

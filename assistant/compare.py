@@ -28,6 +28,19 @@ GROUPINGS: dict[str, tuple[GroupKey, str]] = {
 }
 
 
+# Words a reader uses to ask for a comparison rather than to name its topic
+# ("How is X discussed in different parts of the report?"). They are rare
+# enough in a report to pass as distinctive, and every passage that says
+# "report" or "discussed" would then count as mentioning the topic.
+_FRAMING = frozenset(tokenize(
+    "section sections part parts chapter chapters report document discuss discussed discussion "
+    "say says said describe described treat treated compare comparison different differ various "
+    "across view views address addressed mention mentioned talk cover covered assess assessed "
+    "approach refer portray present presented handle handled each "
+    # Prepositions that bm25s's English stop list lacks ("say about X").
+    "about regarding concerning"))
+
+
 def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
                      topic_terms: frozenset[str] = frozenset(), per_section: int = 2,
                      min_support: float = 0.35, relative_drop: float = 0.15,
@@ -54,6 +67,7 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
     discusses the topic at length edges out a passing mention.
     """
     key, row_noun = GROUPINGS[by]
+    topic_terms = topic_terms - _FRAMING
     # A member list names affiliations; it takes no position on anything.
     candidates = [h for h in r.hits if h.passage.kind != PEOPLE]
     support = {h.passage.id: float(r.sentence[index_of[h.passage.id]]) for h in candidates}

@@ -113,3 +113,16 @@ def test_compare_abstains_on_out_of_scope_questions(assistant, out_of_scope_ques
         check_comparison(c)
     shown = [c.topic for c in comparisons if not c.abstained]
     assert len(shown) / len(comparisons) <= 0.2, f"sections shown for: {shown}"
+
+
+@pytest.mark.parametrize(("topic", "question"), [
+    ("nearshoring", "How is nearshoring discussed in different parts of the report?"),
+    ("nearshoring", "What do the sections say about nearshoring?"),
+    ("fentanyl", "Compare what the report says about fentanyl"),
+])
+def test_asking_for_a_comparison_adds_no_sections(assistant, topic, question):
+    # "report", "discussed", "about" name no topic; a passage using them does
+    # not speak to the topic, so the framed question finds the topic's sections.
+    plain = {row.section for row in assistant.compare(topic).rows}
+    framed = {row.section for row in assistant.compare(question).rows}
+    assert framed == plain

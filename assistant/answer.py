@@ -108,24 +108,48 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
              ) -> Evidence:
     support = max((float(r.sentence[index_of[h.passage.id]]) for h in r.hits), default=-1.0)
     wants = bool(_QUANTITY.search(question))
-    states = any(states_quantity(text, question)
-                 for _, text in best_sentences(r, data, index_of, 3))
+    # The figure must be in what the answer would show, so the sentences are
+    # chosen as compose chooses them (meaning plus the question's rare words),
+    # not by meaning alone: for a question in Spanish the closest sentences by
+    # meaning are often a member list's Spanish names.
+    states = any(states_quantity(r.hits[c - 1].passage.text[s:e], question)
+                 for _, c, s, e in answer_sentences(question, r, data, index_of, 3))
     return Evidence(support, coverage(question, r, data, index_of),
                     unknown_names(question, data.bm25), wants, states,
                     has_terms=bool(tokenize(question)))
 
 
-def best_sentences(r: Retrieval, data: IndexData, index_of: dict[str, int], n: int
-                   ) -> list[tuple[float, str]]:
-    """The n sentences of the hits most similar to the question."""
+def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
+                     n: int) -> list[tuple[float, int, int, int]]:
+    """The sentences an answer brings forward: (score, citation, start, end), best first.
+
+    Every sentence of the hits is scored by its similarity to the question,
+    with a small prior for the passage's rank; at most n are kept, and only
+    those nearly as good as the best one.
+    """
     spans = data.sent_spans
-    if not len(spans) or not r.hits:
+    weights = _term_weights(question, data)
+    total = sum(weights.values()) or 1.0
+    cands: list[tuple[float, int, int, int]] = []  # score, citation, start, end
+    for n_hit, hit in enumerate(r.hits, start=1):
+        pi = index_of[hit.passage.id]
+        for row in np.flatnonzero(spans[:, 0] == pi) if len(spans) else []:
+            s, e = int(spans[row, 1]), int(spans[row, 2])
+            text = hit.passage.text[s:e]
+            if _is_label(text):
+                continue  # a list's heading ("MIGRATION GROUP") answers nothing
+            # Meaning first; the question's rarer words (a name, a figure)
+            # break ties between sentences on the same subject.
+            overlap = sum(weights.get(t, 0.0) for t in set(tokenize(text))) / total
+            score = float(r.sent_scores[row]) + 0.15 * overlap - 0.01 * (n_hit - 1)
+            cands.append((score, n_hit, s, e))
+    cands.sort(key=lambda c: -c[0])
+    if not cands:
         return []
-    owners = {index_of[h.passage.id]: h.passage for h in r.hits}
-    rows = np.flatnonzero(np.isin(spans[:, 0], list(owners)))
-    rows = rows[np.argsort(-r.sent_scores[rows])][:n]
-    return [(float(r.sent_scores[i]), owners[int(spans[i, 0])].text[spans[i, 1]:spans[i, 2]])
-            for i in rows]
+    best = cands[0][0]
+    # Keep sentences nearly as good as the best one: a sentence far below the
+    # first is more likely noise than more answer.
+    return [c for c in cands[:n] if c[0] >= best - 0.12]
 
 
 def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
@@ -143,8 +167,10 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
        nearby sentences are about something else;
     3. few of the question's distinctive words appear in any top passage and
        the support is only middling: a topical neighbour, not an answer;
-    4. the question asks for a quantity and none of the best sentences states
-       one: they talk about the subject without giving what was asked.
+    4. the question asks for a quantity and none of the sentences the answer
+       would show states one (a year, a date or a number the question names
+       does not count): they talk about the subject without giving what was
+       asked.
 
     Before all of them: a question made only of stop words ("what is the")
     has no subject, and whatever sits nearest to it in vector space is chance.
@@ -185,31 +211,9 @@ def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
             text += " The closest passages are shown below as near matches, not as an answer."
         return Answer(question, text, (), hits, True, _join(reason, note), r.query)
 
-    # Candidate sentences: every sentence of the cited passages, scored by its
-    # similarity to the question, with a small prior for the passage's rank.
-    spans = data.sent_spans
-    weights = _term_weights(question, data)
-    total = sum(weights.values()) or 1.0
-    cands: list[tuple[float, int, int, int]] = []  # score, citation, start, end
-    for n, hit in enumerate(hits, start=1):
-        pi = index_of[hit.passage.id]
-        for row in np.flatnonzero(spans[:, 0] == pi) if len(spans) else []:
-            s, e = int(spans[row, 1]), int(spans[row, 2])
-            text = hit.passage.text[s:e]
-            if _is_label(text):
-                continue  # a list's heading ("MIGRATION GROUP") answers nothing
-            # Meaning first; the question's rarer words (a name, a figure)
-            # break ties between sentences on the same subject.
-            overlap = sum(weights.get(t, 0.0) for t in set(tokenize(text))) / total
-            score = float(r.sent_scores[row]) + 0.15 * overlap - 0.01 * (n - 1)
-            cands.append((score, n, s, e))
-    cands.sort(key=lambda c: -c[0])
-    if not cands:
+    chosen = answer_sentences(question, r, data, index_of, cfg.answer_sentences)
+    if not chosen:
         return Answer(question, "", (), hits, False, note, r.query)
-    best = cands[0][0]
-    # Keep sentences nearly as good as the best one: a sentence far below the
-    # first is more likely noise than more answer.
-    chosen = [c for c in cands[: cfg.answer_sentences] if c[0] >= best - 0.12]
     chosen.sort(key=lambda c: (c[1], c[2]))
     sentences = tuple(
         AnswerSentence(hits[c[1] - 1].passage.text[c[2]:c[3]], c[1], round(c[0], 4))

@@ -30,22 +30,70 @@ log = logging.getLogger("assistant")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
+# Where a question can end: after . ? ! (and any closing quote or bracket), or at a line break.
+_SEGMENT = re.compile(r"(?<=[.?!？。])[\"'”’)\]]*\s+|\s*\n\s*")
+_ASKS = re.compile(r"[?？][\"'”’)\]]*$")
+
+
 def clean_question(text: str, max_chars: int) -> tuple[str, str]:
     """Normalise a question; returns it and a note for the reader if it was cut."""
     if not isinstance(text, str):
         raise QueryError("the question must be text")
     text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(" ", text)
-    text = " ".join(text.split())
-    if not text:
+    text = _CONTROL.sub(" ", text)  # line breaks stay for now: they end sentences in _cut
+    flat = " ".join(text.split())
+    if not flat:
         raise QueryError("the question is empty; type a question about the report")
-    note = ""
-    if len(text) > max_chars:
-        cut = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
-        note = (f"the question was {len(text):,} characters; only the first "
-                f"{len(cut):,} were used")
-        text = cut
-    return text, note
+    if len(flat) <= max_chars:
+        return flat, ""
+    cut, how = _cut(text, flat, max_chars)
+    return cut, (f"the question was {len(flat):,} characters, over the limit of "
+                 f"{max_chars:,}; it was cut to {len(cut):,}: {how}")
+
+
+def _cut(text: str, flat: str, max_chars: int) -> tuple[str, str]:
+    """What of an over-long question to search, and how it was chosen.
+
+    Text this long is a question pasted together with something else (an
+    article, notes, padding), and the reader's question sits at one end of it:
+    typed before the paste or after it. The middle could not all be searched
+    anyway (the embedding model reads about 250 tokens), and keeping the first
+    N characters loses a question typed at the end and buries one at the start
+    under pasted text that then decides what is retrieved. So:
+
+    1. Sentences (ended by . ? ! or a line break) that ask something, ending
+       in a question mark, within the first or last half of the bound are the
+       question: only they are kept, once each.
+    2. Failing that (no question mark near either end), the head and the tail
+       are kept, half the bound each, cut at a space, with " … " between, so a
+       question at either end is still in what is searched.
+    """
+    half = (max_chars - 3) // 2
+    segments = [" ".join(s.split()) for s in _SEGMENT.split(text)]
+    segments = [s for s in segments if s]
+    head = _within(segments, half)
+    tail = _within(segments[::-1], half)[::-1]
+    asked = list(dict.fromkeys(s for s in [*head, *tail] if _ASKS.search(s)))
+    if asked:
+        ends = [name for name, part in (("start", head), ("end", tail))
+                if any(s in part for s in asked)]
+        return " ".join(asked), (f"only the question at its {' and '.join(ends)} was kept, "
+                                 "not the text around it")
+    first = flat[:half].rsplit(" ", 1)[0] or flat[:half]
+    last = flat[-half:].split(" ", 1)[-1] or flat[-half:]
+    return f"{first} … {last}", (f"its first {len(first):,} and last {len(last):,} characters "
+                                 "were kept")
+
+
+def _within(segments: list[str], budget: int) -> list[str]:
+    """The leading segments that fit in ``budget`` characters together."""
+    out, used = [], 0
+    for s in segments:
+        used += len(s) + 1
+        if used > budget + 1:
+            break
+        out.append(s)
+    return out
 
 
 # The "what to do" tail of load_index's messages, dropped once a rebuild was tried.

@@ -121,7 +121,7 @@ def test_bad_input_gets_a_clear_message_and_the_app_keeps_answering(client, firs
     with pytest.raises(Exception, match="empty"):
         client.predict("", "", api_name="/compare")
     long = client.predict("Is nearshoring discussed? " * 4000, "", "", api_name="/ask")
-    assert "characters; only the first" in long["note"]
+    assert "characters, over the limit of" in long["note"] and "it was cut to" in long["note"]
     r = client.predict("What is nearshoring?", "", "", api_name="/ask")
     assert r["citations"] or r["closest"]
 

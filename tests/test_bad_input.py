@@ -83,12 +83,16 @@ def test_a_question_that_is_not_text_is_refused(assistant, question):
 # --- API: long questions ------------------------------------------------------------
 
 def test_clean_question_states_its_bound():
+    # No question mark near either end: the head and the tail are kept.
     text, note = clean_question("word " * 30_000, 2000)
-    assert len(text) <= 2000 and text.endswith("word")  # cut at a word, not mid-word
-    assert "150,000" not in note and "149,999" in note and f"{len(text):,}" in note
+    assert len(text) <= 2000 and text.startswith("word") and text.endswith("word")
+    assert " … " in text  # cut at words, not mid-word, with the gap shown
+    assert "150,000" not in note and "149,999" in note and f"cut to {len(text):,}" in note
+    assert "limit of 2,000" in note
     single = "x" * 100_000  # one endless "word": cut hard at the bound
     text, note = clean_question(single, 2000)
-    assert text == "x" * 2000 and "100,000" in note and "2,000" in note
+    assert len(text) <= 2000 and set(text) == {"x", " ", "…"}
+    assert "100,000" in note and f"cut to {len(text):,}" in note
     assert clean_question("short question", 2000) == ("short question", "")
 
 
@@ -103,14 +107,14 @@ def test_a_100k_question_is_cut_with_a_note(assistant, filler):
     ans = assistant.ask(question)
     assert time.perf_counter() - t0 < 30
     well_formed(ans)
-    # The reader is told what was used: the original length and the bound kept.
-    assert "characters; only the first" in ans.reason
-    used = int(ans.reason.split("only the first ")[1].split()[0].replace(",", ""))
+    # The reader is told what was used: the original length and what was kept.
+    assert "it was cut to" in ans.reason
+    used = int(ans.reason.split("it was cut to ")[1].split(":")[0].replace(",", ""))
     assert 0 < used <= bound
     assert f"{len(' '.join(question.split())):,}" in ans.reason
     assert len(ans.question) <= 500  # the echo is bounded too
     assert len(ans.query) <= bound + 200  # what was searched (acronyms may add a little)
-    # Only the front of the question was searched, and it is about nearshoring.
+    # Only the question at the front was searched, and it is about nearshoring.
     assert any("nearshoring" in h.passage.text.lower() for h in ans.citations)
     for call in (assistant.search, assistant.compare):
         call(question)  # no error either
@@ -288,7 +292,7 @@ def test_page_handlers_answer_odd_questions(assistant, name):
     view = handlers.chat_view(assistant, payload)
     assert view["message"] and view["sources"]
     if name == "100k":
-        assert "only the first" in payload["note"] and "Note:" in view["message"]
+        assert "it was cut to" in payload["note"] and "Note:" in view["message"]
     compared = handlers.compare(assistant, question)
     assert compared["abstained"] or compared["rows"]
     handlers.compare_view(assistant, compared)
@@ -427,12 +431,12 @@ def test_cli_100k_question_on_stdin(monkeypatch, capsys, assistant, engine_confi
     code, out, err = cli_stdin(monkeypatch, capsys, engine_config.index_dir, question, "--json")
     assert code == 0 and "Traceback" not in err
     answer = json.loads(out)
-    assert "characters; only the first" in answer["reason"]
+    assert "it was cut to" in answer["reason"]
     assert len(answer["question"]) <= 500
     # The plain-text output shows the note too.
     code, out, err = cli_stdin(monkeypatch, capsys, engine_config.index_dir, question)
     assert code == 0
-    assert "characters; only the first" in out
+    assert "it was cut to" in out
 
 
 @pytest.mark.parametrize("content,words", [

@@ -298,3 +298,70 @@ def test_stale_index_served_after_a_failed_rebuild_says_why(
     assert "Permission denied" in warning and "the corpus changed since it was built" in warning
     assert a.warnings == [warning]
     assert not a.ask(QUESTION).abstained
+
+
+# --- 4. a question pasted together with a long text ---------------------------------------
+
+# Prose the report has nothing to do with, standing in for an article a reader pastes.
+UNRELATED = (
+    "The garden was planted in early spring, when the soil had warmed enough for seeds. "
+    "Tomatoes went along the south wall, beans climbed the fence, and the herbs filled "
+    "the raised beds near the kitchen door.\n"
+    "Watering twice a week kept the roots deep; mulch held the moisture through July.\n\n"
+)
+
+
+def pasted(text: str, size: int = 100_000) -> str:
+    return (text * (size // len(text) + 1))[:size]
+
+
+def cut_to(ans) -> int:
+    assert "it was cut to" in ans.reason, ans.reason
+    return int(ans.reason.split("it was cut to ")[1].split(":")[0].replace(",", ""))
+
+
+@pytest.mark.parametrize("where", ["start", "end"])
+@pytest.mark.parametrize("paste", ["unrelated", "the-report", "filler"])
+def test_question_pasted_with_a_long_text_is_answered(assistant, report_raw, where, paste):
+    question = "What does the report say about nearshoring?"
+    text = {"unrelated": pasted(UNRELATED), "the-report": pasted(report_raw),
+            "filler": pasted("lorem ipsum dolor sit amet. ")}[paste]
+    full = f"{question}\n\n{text}" if where == "start" else f"{text}\n\n{question}"
+    ans = assistant.ask(full)
+    assert not ans.abstained, ans.reason
+    assert any("nearshoring" in s.text.lower() for s in ans.sentences), ans.text
+    # The note says it was cut, from how long, to how long, and what was kept.
+    assert f"the question was {len(' '.join(full.split())):,} characters" in ans.reason
+    assert cut_to(ans) == len(question) and f"the question at its {where}" in ans.reason
+    assert ans.question == question  # what the reader sees echoed is the question found
+    assert not assistant.ask("What is the RRLM?").abstained  # the next question works
+
+
+def test_out_of_scope_question_pasted_with_a_long_text_abstains(assistant):
+    ans = assistant.ask(pasted(UNRELATED) + "\n\nHow tall is Mount Everest?")
+    assert ans.abstained and "Mount Everest" in ans.text
+    assert len(ans.text) < 300  # the pasted text is not echoed back as "the question"
+    assert cut_to(ans) == len("How tall is Mount Everest?")
+
+
+def test_long_text_without_a_question_mark_keeps_head_and_tail(assistant):
+    bound = assistant.cfg.max_question_chars
+    ans = assistant.ask(pasted(UNRELATED) + "\n\nTell me about nearshoring")
+    used = cut_to(ans)
+    assert 0 < used <= bound and "its first" in ans.reason and "last" in ans.reason
+    # The tail, with the request at the end, is part of what was searched.
+    assert ans.query.rstrip().endswith("Tell me about nearshoring")
+    assert ans.citations  # an answer or an honest abstention, with the closest passages
+    assert not assistant.ask(QUESTION).abstained
+
+
+def test_cli_question_at_the_end_of_a_100k_paste(monkeypatch, capsys, assistant, engine_config):
+    import io
+
+    data = (pasted(UNRELATED) + "\n\nWhat is nearshoring?").encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    code = cli.main(["ask", "--index", str(engine_config.index_dir), "-"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err
+    assert "it was cut to 20: only the question at its end was kept" in out
+    assert "Sources:" in out and "nearshoring" in out.lower()

@@ -3,7 +3,7 @@
 The page is served at once on http://127.0.0.1:7860; on first start the
 index is built in the background, with progress on the terminal and on the
 page, and questions asked meanwhile are answered as soon as it is ready.
-Host, port, login and queue settings: assistant/app/settings.py.
+Host, port, login, queue and upload settings: assistant/app/settings.py.
 """
 
 from __future__ import annotations
@@ -20,23 +20,32 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.app.engine import Engine, print_progress
     from assistant.app.settings import SettingsError, resolve
     from assistant.config import Config
+    from assistant.library import Limits
 
     try:
         settings = resolve(sys.argv[1:] if argv is None else argv)
     except SettingsError as exc:
         print(f"app.py: {exc}", file=sys.stderr)
         return 2
+    try:
+        limits = Limits.from_env()
+    except ValueError as exc:  # REPORT_ASSISTANT_MAX_UPLOAD_MB=abc and the like
+        print(f"app.py: the upload limits are malformed ({exc}); check "
+              "REPORT_ASSISTANT_MAX_UPLOAD_MB and REPORT_ASSISTANT_MAX_UPLOAD_PAGES",
+              file=sys.stderr)
+        return 2
     engine = Engine(Config.from_env(), rebuild=settings.rebuild, echo=print_progress).start()
 
     from assistant.app.ui import build, launch_options
 
-    demo = build(engine)
+    demo = build(engine, uploads=settings.uploads, limits=limits)
     # The queue is the only way in: a few workers share the one read-only
-    # Assistant; the bounded queue answers overload with "queue full".
+    # Assistant (replaced whole, never changed, when a document is added or
+    # removed); the bounded queue answers overload with "queue full".
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size,
                api_open=False)
     demo.launch(server_name=settings.host, server_port=settings.port, auth=settings.auth,
-                **launch_options())
+                **launch_options(settings.uploads, limits))
     return 0
 
 

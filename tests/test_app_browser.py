@@ -1,9 +1,10 @@
 """The page in a real browser: Playwright driving Debian's Chromium against the running app.
 
 The app runs as a real process (``python app.py``) on a free loopback port
-with a copy of the session index. Each test opens a fresh page; every request
-the browser makes is recorded, and the last test checks that none left the
-machine. Set UPDATE_SCREENSHOTS=1 to refresh docs/screenshot-answer.png.
+with a copy of the session index and of the corpus (the upload tests add to
+it). Each test opens a fresh page; every request the browser makes is
+recorded, and the last test checks that none left the machine. Set
+UPDATE_SCREENSHOTS=1 to refresh docs/screenshot-answer.png.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ ANSWER_TIMEOUT = 60_000  # ms; the machine may be busy
 def app(assistant, engine_config, tmp_path_factory):
     folder = tmp_path_factory.mktemp("app-browser")
     shutil.copytree(engine_config.index_dir, folder / "index")
-    running = start_app(folder / "index", folder / "app.log")
+    # Same files, so the copied index is current for it.
+    shutil.copytree(engine_config.corpus_dir, folder / "corpus")
+    running = start_app(folder / "index", folder / "app.log",
+                        REPORT_ASSISTANT_CORPUS_DIR=str(folder / "corpus"))
     yield running
     running.stop()
 
@@ -260,6 +264,99 @@ def test_clear_returns_to_the_empty_state(page):
     assert "Ask a question" in page.inner_text("#ra-sources")
     # A question after clearing is not read as a follow-up of the old conversation.
     assert "Read as a follow-up" not in ask(page, "and what about energy?")
+
+
+# --- adding documents in the page ----------------------------------------------------------
+# These change the module app's library, so they come after the tests of the report alone.
+
+def add_file(pg, path: Path) -> str:
+    """Upload a file on the Documents tab, add it, and return the library's message."""
+    open_tab(pg, "docs")
+    pg.set_input_files("#ra-upload input[type=file]", str(path))
+    # The file is listed once its upload has finished; only then is it sent on.
+    pg.wait_for_selector("#ra-upload td.filename", timeout=ANSWER_TIMEOUT)
+    pg.click("#ra-add")
+    pg.wait_for_function(
+        "/Added|Not added|Already/.test(document.querySelector('#ra-library-message')"
+        "?.innerText || '')", timeout=ANSWER_TIMEOUT)
+    return pg.inner_text("#ra-library-message")
+
+
+def choose(pg, dropdown: str, name: str) -> None:
+    pg.click(f"{dropdown} input")
+    pg.get_by_role("option", name=name, exact=False).first.click()
+
+
+WATER_NOTES = """# Border Water Notes
+
+## Aquifers
+
+The Hueco Bolson aquifer supplies El Paso and Ciudad Juarez with drinking water. Both cities
+pump water from the aquifer faster than rain can recharge it.
+
+## Treaties
+
+The 1944 Water Treaty obliges Mexico to deliver water from six Rio Grande tributaries to the
+United States in five-year cycles.
+"""
+
+
+def test_an_uploaded_document_is_listed_and_answers_with_its_citation(page, tmp_path):
+    path = tmp_path / "border-water-notes.md"
+    path.write_text(WATER_NOTES, encoding="utf-8")
+    message = add_file(page, path)
+    assert re.search(r"Added Border Water Notes \(from border-water-notes\.md\): 1 page, "
+                     r"\d+ passages", message), message
+    assert "Border Water Notes" in page.inner_text("#ra-docs")
+    assert "Border Water Notes" in page.inner_text("#ra-status")
+    assert page.locator("#ra-upload td.filename").count() == 0  # emptied for the next one
+    open_tab(page, "ask")
+    choose(page, "#ra-doc", "Border Water Notes")
+    text = ask(page, "Which aquifer supplies El Paso?")
+    assert "Searched only in: Border Water Notes" in text and "[1]" in text
+    # Every passage, quoted or only retrieved (folded away, so read as text content).
+    wheres = page.locator("#ra-sources .ra-where").all_text_contents()
+    assert wheres and all(w.startswith("Border Water Notes › ") for w in wheres), wheres
+    assert "Border Water Notes › Aquifers, p. 1" in wheres
+    assert "Hueco Bolson" in page.inner_text("#ra-sources")
+    # Compare by document puts the new document beside the report.
+    open_tab(page, "compare")
+    page.get_by_label("Documents").check()
+    page.fill("#ra-topic textarea", "water")
+    page.click("#ra-compare")
+    page.wait_for_function(
+        "document.querySelector('#ra-compare-message').innerText.includes('documents speak')",
+        timeout=ANSWER_TIMEOUT)
+    firsts = [row.locator('[role="gridcell"]').first.inner_text() for row in
+              page.locator('#ra-compare-table div[role="row"]').all()]
+    assert "Border Water Notes" in firsts, firsts
+
+
+def test_a_hostile_file_name_and_title_show_as_text_and_run_nothing(page, dialogs, tmp_path):
+    name = "<img src=x onerror=alert(1)>.md"
+    title = "Bird notes <img src=x onerror=alert('title')>"
+    path = tmp_path / name
+    path.write_text(f"# {title}\n\nPelican flocks reach the Gulf of California in March and "
+                    "nest on the islands of the gulf.\n", encoding="utf-8")
+    message = add_file(page, path)
+    # Gradio keeps the name's text (without its angle brackets); the page shows it as text.
+    assert "Added " + title in message and "onerror=alert(1)" in message, message
+    assert title in page.inner_text("#ra-docs")
+    assert title in page.inner_text("#ra-status")
+    open_tab(page, "ask")
+    ask(page, "Where do pelican flocks nest?")
+    assert title in page.inner_text("#ra-sources")
+    open_tab(page, "docs")
+    choose(page, "#ra-remove-doc", "Bird notes")
+    page.click("#ra-remove")
+    page.wait_for_function(
+        "document.querySelector('#ra-library-message').innerText.includes('Removed')",
+        timeout=ANSWER_TIMEOUT)
+    assert title in page.inner_text("#ra-library-message")
+    assert title not in page.inner_text("#ra-docs")
+    page.wait_for_timeout(500)  # room for an onerror handler to fire, were there one
+    assert dialogs == []
+    assert page.locator('img[src="x"], [onerror], [onload]').count() == 0
 
 
 HOSTILE = [

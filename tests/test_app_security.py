@@ -11,8 +11,13 @@ refusal of a public host without login). This file adds:
   hostile text is still shown, character for character;
 * the Markdown export file: its name and folder cannot be steered by a question;
 * serving settings: addresses that only look like loopback are refused;
+* a document added through the engine with a hostile file name and title: the
+  library message, the documents list, the status line, citations naming it and
+  compare by document are inert and show its name as text;
 * the running app: ``GRADIO_SERVER_NAME``/``GRADIO_SHARE`` in the environment do
-  not widen it, Gradio's always-open upload route is capped, and its file route
+  not widen it, Gradio's always-open upload route is capped at the library's
+  size limit (1 KB when uploads are off, and off by default on an open host),
+  /add_document takes only files uploaded through it, and the file route
   serves neither the index nor the source nor system files;
 * in Chromium: the compare table (a Dataframe) and the section lists (Dropdowns)
   show hostile report text as text.
@@ -26,9 +31,11 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -42,6 +49,8 @@ from assistant.app.engine import Engine
 from assistant.app.settings import SettingsError, is_loopback, resolve
 from assistant.config import Config
 from assistant.errors import QueryError
+from assistant.index import load_index
+from assistant.library import Limits
 
 HOSTILE = [
     "<img src=x onerror=alert('img')>",
@@ -231,6 +240,20 @@ def test_browse_status_and_error_messages_are_inert(hostile, hostile_cfg):
         assert folded(repr(value)) in shown(_warn(str(err.value)))  # named as the engine quotes it
 
 
+def test_skipped_files_on_the_status_line_are_inert(hostile, hostile_cfg):
+    from assistant.parse import Skipped
+
+    data = replace(hostile.data, skipped=[Skipped(HOSTILE[0] + ".pdf", HOSTILE[1]),
+                                          Skipped("b.md", HOSTILE[2])])
+    engine = Engine(hostile_cfg)
+    engine.assistant = Assistant(data, hostile.embedder, hostile_cfg)
+    text = shown(handlers.status_markdown(engine))
+    assert "2 files in the corpus folder could not be read" in text
+    for h in (HOSTILE[0], HOSTILE[1], HOSTILE[2]):
+        assert folded(h) in text
+    assert engine.status()["skipped"][0]["file"] == HOSTILE[0] + ".pdf"
+
+
 def test_export_keeps_the_report_words_exactly(hostile):
     # The export is shown in a gr.Code box and saved as a .md file, never rendered by
     # the page, so it holds the report's own characters, unescaped.
@@ -238,6 +261,84 @@ def test_export_keeps_the_report_words_exactly(hostile):
     export = handlers.chat_view(hostile, payload)["export"]
     quoted = [c for c in payload["citations"] if c["quoted"]] or payload["closest"]
     assert any(h in export for h in HOSTILE for c in quoted if h in c["text"])
+
+
+ADDED_NAME = "<img src=x onerror=alert('file')>.md"
+ADDED_TITLE = "Birds <svg onload=alert('added')> & co"
+
+
+def test_an_added_document_with_a_hostile_name_and_title_is_inert(hostile, hostile_cfg,
+                                                                   tmp_path):
+    """Added through the engine as the page does it, while questions are being answered."""
+    # A private copy of the hostile corpus and index: the module's stay as they are.
+    cfg = replace(hostile_cfg, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    shutil.copytree(hostile_cfg.corpus_dir, cfg.corpus_dir)
+    shutil.copytree(hostile_cfg.index_dir, cfg.index_dir)
+    engine = Engine(cfg)
+    engine.assistant = Assistant(load_index(cfg), hostile.embedder, cfg)  # the loaded model
+    engine._done.set()
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    src = upload / ADDED_NAME
+    src.write_text(f"# {ADDED_TITLE}\n\n## Pelicans {HOSTILE[0]}\n\nPelican flocks reach the "
+                   f"Gulf of California in March. {HOSTILE[1]} Pelicans nest on the islands "
+                   "of the gulf.\n", encoding="utf-8")
+    # Questions keep being answered while the library changes, by whichever
+    # Assistant each one picked up; the model is the one already loaded.
+    old = engine.assistant
+    model = hostile.embedder.model
+    answered: list[bool] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                answered.append(bool(handlers.ask(engine.wait(1), "What about ports?")))
+            except BaseException as exc:  # any failure at all fails the test
+                errors.append(exc)
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        results = engine.add_documents([src])
+    finally:
+        stop.set()
+        asker.join(60)
+    assert not errors and answered
+    assert engine.assistant is not old and engine.assistant.embedder.model is model
+    assert not old.data.path.exists()  # the old index folder is pruned...
+    assert handlers.ask(old, "What about ports?")["citations"]  # ...yet its Assistant answers
+    assert results[0]["status"] == "added" and results[0]["title"] == ADDED_TITLE
+    message = shown(render.library_markdown(results))
+    assert folded(ADDED_NAME) in message and folded(ADDED_TITLE) in message
+    a = engine.assistant
+    doc_id = str(results[0]["doc_id"])
+    assert ADDED_TITLE in inert(render.documents_html(handlers.document_list(a)))
+    assert folded(ADDED_TITLE) in shown(handlers.status_markdown(engine))
+    assert any(ADDED_TITLE in label for label, _ in handlers.doc_choices(a))
+    payload = handlers.ask(a, "When do pelican flocks reach the gulf?", doc=doc_id)
+    cites = payload["citations"] or payload["closest"]
+    assert cites and all(c["doc_id"] == doc_id for c in cites)
+    view = handlers.chat_view(a, payload)
+    assert ADDED_TITLE in inert(view["sources"])
+    text = shown(view["message"])
+    assert all(folded(c["citation"]) in text for c in cites if c["quoted"] or
+               payload["abstained"])
+    inert(view["map"], allowed=frozenset({"svg"}))
+    compared = handlers.compare(a, "pelicans nesting", by="document")
+    cview = handlers.compare_view(a, compared)
+    shown(cview["message"])
+    inert(cview["map"], allowed=frozenset({"svg"}))
+    assert all(isinstance(cell, str) for row in cview["table"] for cell in row)
+    # A rejected file's message names it; the warning shows the name as text.
+    bad = upload / "<b onmouseover=alert('bad')>.exe"
+    bad.write_bytes(b"MZ")
+    rejected = engine.add_documents([bad])
+    assert rejected[0]["status"] == "error"
+    assert "<b onmouseover=alert('bad')>.exe" in shown(render.library_markdown(rejected))
+    engine.remove_document(doc_id)
+    assert [d.id for d in engine.assistant.documents] == [d.id for d in hostile.documents]
 
 
 @pytest.mark.parametrize("question", ["../../../../etc/cron.d/evil", "/etc/passwd",
@@ -279,7 +380,33 @@ def test_an_empty_password_is_no_login():
                                         "REPORT_ASSISTANT_PASSWORD": ""})
 
 
+def test_uploads_are_off_on_an_open_host_unless_asked_for():
+    assert resolve([], {}).uploads  # loopback
+    login = {"REPORT_ASSISTANT_USER": "reader", "REPORT_ASSISTANT_PASSWORD": "pw"}
+    assert resolve(["--host", "0.0.0.0"], login).uploads
+    assert not resolve(["--host", "0.0.0.0", "--allow-open-host"], {}).uploads
+    assert resolve(["--host", "0.0.0.0", "--allow-open-host"],
+                   {"REPORT_ASSISTANT_UPLOADS": "1"}).uploads
+    assert not resolve([], {"REPORT_ASSISTANT_UPLOADS": "0"}).uploads
+    assert not resolve(["--no-uploads"], {}).uploads
+    with pytest.raises(SettingsError, match="UPLOADS must be 1 or 0"):
+        resolve([], {"REPORT_ASSISTANT_UPLOADS": "maybe"})
+
+
+def test_the_upload_route_cap_follows_the_library_limit():
+    from assistant.app.ui import launch_options
+
+    assert launch_options(uploads=False)["max_file_size"] == "1kb"
+    assert launch_options(uploads=True, limits=Limits(max_bytes=12_345))["max_file_size"] == \
+        12_345
+
+
 # --- the running app -------------------------------------------------------------------------
+
+# The library's size limit for the app below (the default is 25 MB); Gradio's
+# open /upload route is capped at the same size.
+UPLOAD_CAP = 40 * 1024
+
 
 @pytest.fixture(scope="module")
 def hostile_app(hostile, hostile_cfg, tmp_path_factory):
@@ -290,6 +417,7 @@ def hostile_app(hostile, hostile_cfg, tmp_path_factory):
     uploads.mkdir()
     running = start_app(folder / "index", folder / "app.log",
                         REPORT_ASSISTANT_CORPUS_DIR=str(hostile_cfg.corpus_dir),
+                        REPORT_ASSISTANT_MAX_UPLOAD_MB=str(UPLOAD_CAP / 1024 / 1024),
                         GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SHARE="True",
                         GRADIO_TEMP_DIR=str(uploads))
     running.uploads = uploads  # type: ignore[attr-defined]
@@ -335,19 +463,40 @@ def _upload(app, name: str, data: bytes) -> tuple[int, str]:
 
 
 def test_uploads_are_capped_and_stay_in_their_folder(hostile_app):
-    # The page takes no files, yet Gradio's upload route is always there.
+    # Gradio's upload route is always there; it takes files up to the library's limit.
     _ready(hostile_app)
-    for size in (5_000_000, 50_000, 2_000):
-        status, body = _upload(hostile_app, "big.bin", os.urandom(size))
+    for size in (5_000_000, UPLOAD_CAP + 10_000):
+        status, body = _upload(hostile_app, "big.md", os.urandom(size))
         assert status == 413 or (status == 0 and "reset" in body), (size, status, body)
+    status, body = _upload(hostile_app, "small.md", b"# Small\n\nA small note.\n")
+    assert status == 200, body
     stored = [p for p in hostile_app.uploads.rglob("*") if p.is_file()]
-    assert all(p.stat().st_size <= 1024 for p in stored), stored
+    assert stored and all(p.stat().st_size <= UPLOAD_CAP for p in stored), stored
     escape = hostile_app.log.parent / "escaped.html"
     status, body = _upload(hostile_app, f"../../../../../{escape}", b"<p>hi</p>")
     assert status == 200
     stored = Path(json.loads(body)[0]).resolve()
     assert hostile_app.uploads.resolve() in stored.parents
     assert not escape.exists()
+
+
+def test_add_document_takes_only_files_uploaded_through_it(hostile_app, hostile_cfg, tmp_path):
+    # A caller may name any path in the request; only the upload folder is read.
+    _ready(hostile_app)
+    local = tmp_path / "server-only.md"
+    local.write_text("# Server only\n\nThis file was never uploaded.\n", encoding="utf-8")
+    before = sorted(p.name for p in hostile_cfg.corpus_dir.iterdir())
+    url = hostile_app.url + "gradio_api/call/add_document"
+    for path in (str(local), "/etc/passwd"):
+        body = json.dumps({"data": [{"path": path, "meta": {"_type": "gradio.FileData"}}]})
+        req = urllib.request.Request(url, data=body.encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            event = json.loads(r.read())["event_id"]
+        with urllib.request.urlopen(f"{url}/{event}", timeout=60) as r:
+            stream = r.read().decode()
+        assert "event: error" in stream and "event: complete" not in stream, stream
+    assert sorted(p.name for p in hostile_cfg.corpus_dir.iterdir()) == before
 
 
 @pytest.mark.parametrize("target", ["/etc/passwd", "app.py", "{root}/app.py",

@@ -3,25 +3,53 @@
 The page is served at once; while the index is being built the page shows the
 build's progress, and questions wait for it. The model and the indexes are
 loaded once here and then only read, so every request shares them.
+
+Adding or removing a document (``add_documents``, ``remove_document``) changes
+the corpus folder through ``assistant.library``, updates the index (only new
+text is embedded, with the model already loaded) and then swaps in a new
+Assistant by replacing one reference. A request that already holds the old
+Assistant finishes on it: its passages, vectors and BM25 index are in memory,
+so pruning the old index folder on disk does not touch it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from assistant.api import Assistant
+from assistant.app.pagemap import page_count
 from assistant.config import Config
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, CorpusError, QueryError
+from assistant.library import Limits, add_documents, refresh_index, remove_document
+from assistant.parse import META_SUFFIX, corpus_files, doc_id_for
+from assistant.types import Document
 
 log = logging.getLogger("assistant.app")
 
 
 class NotReady(AssistantError):
     """The index is still being prepared (or failed to load); the message says which."""
+
+
+class LibraryError(AssistantError):
+    """A change to the document library could not be completed; nothing was changed."""
+
+
+def is_removable(doc: Document) -> bool:
+    """Whether the page may remove ``doc``: only documents added through the library.
+
+    The library stamps ``added`` into a document's metadata. Files put into
+    the corpus folder by hand (the bundled report among them) carry no such
+    stamp and are protected: a visitor to the page cannot delete the report
+    the app is about. ``python -m assistant remove`` can still remove anything.
+    """
+    return bool(isinstance(doc.meta, dict) and doc.meta.get("added"))
 
 
 class Engine:
@@ -38,6 +66,12 @@ class Engine:
         self._done = threading.Event()
         self._echo = echo
         self._thread: threading.Thread | None = None
+        # One library change at a time: two builds racing would each publish
+        # an index missing the other's document.
+        self._change = threading.Lock()
+        # Counts the Assistants served so far; a page compares it with the one
+        # its lists were drawn from to know when to redraw them.
+        self.generation = 0
 
     # -- loading ---------------------------------------------------------------
     def _progress(self, stage: str, fraction: float) -> None:
@@ -55,6 +89,7 @@ class Engine:
             self._progress("loading the model", 0.97)
             a.search("U.S.-Mexico relations", k=1)
             self.assistant = a
+            self.generation += 1
             self.ready_after = time.monotonic() - self.started
             self._progress("ready", 1.0)
         except AssistantError as exc:
@@ -99,8 +134,140 @@ class Engine:
                        f"{self.fraction:.0%}); try again in a moment")
 
     def status(self) -> dict[str, object]:
+        a = self.assistant
+        skipped = [{"file": s.path, "reason": scrub(s.reason, a.cfg.corpus_dir)}
+                   for s in a.data.skipped] if a else []
         return {"ready": self.ready, "stage": self.stage, "fraction": round(self.fraction, 3),
-                "error": self.error}
+                "error": self.error, "skipped": skipped, "generation": self.generation}
+
+    # -- changing the library ------------------------------------------------------
+    def _current(self) -> Assistant:
+        if self.assistant is None:
+            raise NotReady("the report index is not loaded yet; try again in a moment")
+        return self.assistant
+
+    def _swap(self, current: Assistant, progress: Callable[[str, float], None] | None) -> None:
+        """Index the corpus as it now is and serve the result.
+
+        The loaded embedder is passed on, so the model is never loaded a second
+        time, and the build reuses the live index's embedding cache.
+        """
+        data = refresh_index(current.cfg, current.embedder, progress)
+        fresh = Assistant(data, current.embedder, current.cfg)
+        # One reference assignment: a request sees the old or the new Assistant whole.
+        self.assistant = fresh
+        self.generation += 1
+
+    def add_documents(self, paths: Sequence[str | Path], limits: Limits | None = None,
+                      progress: Callable[[str, float], None] | None = None,
+                      names: Sequence[str] | None = None) -> list[dict[str, object]]:
+        """Add files to the library and serve an index that includes them.
+
+        One dict per path, in order: ``status`` ("added", "unchanged" or
+        "error"), ``name`` (the name the reader gave the file: ``names[i]`` or
+        the file's own), ``message``, and for a document in the library its
+        ``doc_id``, ``title``, ``pages`` and ``passages``. A rejected file
+        (type, size, unreadable) is reported and the others still go in.
+        If the index cannot be updated, the files just added are taken out
+        again, so the corpus and the served index never disagree, and
+        LibraryError says why.
+        """
+        with self._change:
+            current = self._current()
+            cfg = current.cfg
+            results = add_documents(cfg, list(paths), limits or Limits.from_env())
+            added = [r for r in results if r.status == "added"]
+            if added:
+                try:
+                    self._swap(current, progress)
+                except (AssistantError, OSError) as exc:
+                    for r in added:
+                        try:
+                            remove_document(cfg, r.doc_id)
+                        except (AssistantError, OSError):
+                            log.exception("could not take %s out again", r.doc_id)
+                    why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                    raise LibraryError(f"the index could not be updated ({why}); "
+                                       "nothing was added") from exc
+            served = self.assistant or current
+            counts = _passage_counts(served)
+            docs = {d.id: d for d in served.documents}
+            out: list[dict[str, object]] = []
+            for i, r in enumerate(results):
+                name = names[i] if names and i < len(names) and names[i] else Path(r.source).name
+                row: dict[str, object] = {"status": r.status, "name": name,
+                                          "message": scrub(r.message, cfg.corpus_dir),
+                                          "doc_id": r.doc_id, "title": r.title}
+                doc = docs.get(r.doc_id) if r.ok else None
+                if doc is not None:
+                    row.update(title=doc.title, pages=page_count(doc),
+                               sections=len(doc.sections), passages=counts.get(doc.id, 0))
+                out.append(row)
+            return out
+
+    def remove_document(self, doc_id: str,
+                        progress: Callable[[str, float], None] | None = None
+                        ) -> dict[str, object]:
+        """Remove a document added through the library and serve an index without it.
+
+        Raises QueryError for an unknown or protected document (see
+        ``is_removable``). If the index cannot be updated, the document's
+        files are put back and LibraryError says why.
+        """
+        with self._change:
+            current = self._current()
+            doc_id = " ".join(str(doc_id or "").split())
+            if not doc_id:
+                raise QueryError("choose a document to remove")
+            doc = current.document(doc_id)  # QueryError naming the documents there are
+            if not is_removable(doc):
+                raise QueryError(f"{doc.title!r} was not added through the library, so it "
+                                 "cannot be removed from the page")
+            if len(current.documents) < 2:
+                raise QueryError("the last document cannot be removed")
+            backup = _backup(current.cfg.corpus_dir, doc_id)
+            result = remove_document(current.cfg, doc_id)
+            try:
+                self._swap(current, progress)
+            except (AssistantError, OSError) as exc:
+                for path, data in backup.items():
+                    if not path.exists():
+                        path.write_bytes(data)
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise LibraryError(f"the index could not be updated ({why}); "
+                                   f"{doc.title!r} was kept") from exc
+            return {"doc_id": doc_id, "title": doc.title, "files": list(result.files)}
+
+
+def scrub(message: str, corpus: Path) -> str:
+    """A library message without the server's folders (a parser may name the staged copy).
+
+    The reader knows the file by its own name; where the server keeps it is
+    none of a visitor's business.
+    """
+    folder = re.escape(str(Path(corpus)))
+    return re.sub(folder + r"/(?:\.staging-[^/\s'\"]*/)?", "", message)
+
+
+def _passage_counts(a: Assistant) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in a.passages:
+        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+    return counts
+
+
+def _backup(corpus: Path, doc_id: str) -> dict[Path, bytes]:
+    """The bytes of a document's files (and metadata), to put back if a removal fails."""
+    out: dict[Path, bytes] = {}
+    try:
+        files = [p for p in corpus_files(Path(corpus)) if doc_id_for(p) == doc_id]
+    except CorpusError:
+        return out
+    for p in files:
+        for path in (p, p.with_name(p.name + META_SUFFIX), p.with_suffix(META_SUFFIX)):
+            if path.is_file():
+                out[path] = path.read_bytes()
+    return out
 
 
 def print_progress(stage: str, fraction: float) -> None:

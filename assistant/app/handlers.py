@@ -15,7 +15,7 @@ from typing import Any
 
 from assistant.api import Assistant, clean_question
 from assistant.app import render
-from assistant.app.engine import Engine
+from assistant.app.engine import Engine, is_removable, scrub
 from assistant.app.pagemap import page_count, page_map_html
 from assistant.conversation import complete_follow_up
 from assistant.errors import QueryError
@@ -25,25 +25,52 @@ from assistant.types import Answer, Comparison, Document, Hit, Section
 QUESTION_ECHO_CHARS = 500
 
 
+# -- which document is "the report" ----------------------------------------------------------
+
+def primary_document(a: Assistant) -> Document | None:
+    """The report the app is about: the first document not added through the library.
+
+    Documents a reader adds carry the library's ``added`` stamp; the bundled
+    report does not. None when every document was added.
+    """
+    return next((d for d in a.documents if not is_removable(d)), None)
+
+
+def named_documents(a: Assistant) -> frozenset[str]:
+    """Ids of the documents whose citations name the document as well as section and pages.
+
+    With one document there is nothing to tell apart; with several, every
+    document but the report itself is named.
+    """
+    docs = a.documents
+    if len(docs) < 2:
+        return frozenset()
+    primary = primary_document(a)
+    return frozenset(d.id for d in docs if primary is None or d.id != primary.id)
+
+
 # -- payloads: the structured answers returned by the API ----------------------------------
 
 def cite_dict(hit: Hit, n: int, quoted: bool = False,
-              highlights: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
+              highlights: Sequence[tuple[int, int]] = (),
+              name_doc: bool = False) -> dict[str, Any]:
     """One passage as cited: where it is and the report's own words.
 
     ``start``/``end`` are offsets in the document's cleaned text;
     ``highlights`` are offsets inside ``text`` of the sentences the answer quotes.
+    With ``name_doc`` the citation opens with the document's title.
     """
     p = hit.passage
     return {
         "n": n,
         "passage_id": p.id,
         "doc_id": p.doc_id,
+        "doc_title": p.doc_title,
         "section": p.section,
         "section_path": list(p.section_path),
         "pages": list(p.pages),
         "page_label": p.page_label,
-        "citation": p.citation,
+        "citation": p.document_citation if name_doc else p.citation,
         "kind": p.kind,
         "text": p.text,
         "start": p.start,
@@ -67,8 +94,36 @@ def resolve_section(a: Assistant, section: str | None) -> str | None:
     return section
 
 
+def resolve_doc(a: Assistant, doc: str | None) -> Document | None:
+    """'' or None means every document; otherwise a document by its id or its title."""
+    if doc is None:
+        return None
+    if not isinstance(doc, str):
+        raise QueryError("the document must be given as its id or title")
+    wanted = " ".join(doc.split()).casefold()
+    if not wanted:
+        return None
+    for d in a.documents:
+        if wanted in (d.id.casefold(), " ".join(d.title.split()).casefold()):
+            return d
+    have = "; ".join(f"{d.id} ({d.title})" for d in a.documents)
+    raise QueryError(f"no document {doc!r}; choose one of: {have}")
+
+
+def resolve_filters(a: Assistant, section: str | None, doc: str | None
+                    ) -> tuple[str | None, Document | None]:
+    """The section and document to search in, checked together."""
+    sec = resolve_section(a, section)
+    d = resolve_doc(a, doc)
+    if sec and d is not None and not a.retriever.mask_for(sec, d.id).any():
+        raise QueryError(f"{d.title!r} has no section named {sec!r}; choose one of its "
+                         f"sections or search the whole document")
+    return sec, d
+
+
 def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: bool,
-                   section: str | None, note: str) -> dict[str, Any]:
+                   section: str | None, note: str, named: frozenset[str] = frozenset(),
+                   doc: Document | None = None) -> dict[str, Any]:
     """The API's view of an Answer."""
     quoted_offsets: dict[int, list[tuple[int, int]]] = {}
     for s in answer.sentences:
@@ -76,7 +131,8 @@ def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: b
         at = text.find(s.text)
         if at >= 0:
             quoted_offsets.setdefault(s.citation, []).append((at, at + len(s.text)))
-    cites = [cite_dict(h, n, n in quoted_offsets, quoted_offsets.get(n, ()))
+    cites = [cite_dict(h, n, n in quoted_offsets, quoted_offsets.get(n, ()),
+                       h.passage.doc_id in named)
              for n, h in enumerate(answer.citations, start=1)]
     reason = answer.reason
     if note and reason.endswith(note):
@@ -86,6 +142,8 @@ def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: b
         "searched_as": searched_as,
         "follow_up": follow_up,
         "section": section or "",
+        "doc": doc.id if doc is not None else "",
+        "doc_title": doc.title if doc is not None else "",
         "answer": answer.text,
         "abstained": answer.abstained,
         "reason": reason,
@@ -98,45 +156,78 @@ def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: b
 
 
 def ask(a: Assistant, question: str, section: str | None = "",
-        history: Sequence[str] = ()) -> dict[str, Any]:
+        history: Sequence[str] = (), doc: str | None = "") -> dict[str, Any]:
     """Answer a question (completed from ``history`` when it is a short follow-up).
 
-    ``history`` holds the reader's earlier questions, oldest first.
-    Raises QueryError for an empty question or an unknown section.
+    ``history`` holds the reader's earlier questions, oldest first; ``doc``
+    limits the search to one document (its id or title).
+    Raises QueryError for an empty question or an unknown section or document.
     """
     q, note = clean_question(question, a.cfg.max_question_chars)
-    sec = resolve_section(a, section)
+    sec, d = resolve_filters(a, section, doc)
     searched, follow_up = complete_follow_up(q, history)
-    answer = a.ask(searched, section=sec)
-    return answer_payload(answer, q[:QUESTION_ECHO_CHARS], searched, follow_up, sec, note)
+    answer = a.ask(searched, section=sec, doc=d.id if d is not None else None)
+    return answer_payload(answer, q[:QUESTION_ECHO_CHARS], searched, follow_up, sec, note,
+                          named_documents(a), d)
 
 
-def comparison_payload(c: Comparison) -> dict[str, Any]:
+def comparison_payload(c: Comparison, named: frozenset[str] = frozenset(),
+                       titles: Mapping[str, str] | None = None,
+                       by: str = "section") -> dict[str, Any]:
+    """The API's view of a Comparison; ``titles`` maps document ids to titles."""
+    titles = titles or {}
     rows = []
     n = 0
     for rank, row in enumerate(c.rows, start=1):
         passages = []
         for h in row.hits:
             n += 1
-            passages.append(cite_dict(h, n))
+            passages.append(cite_dict(h, n, name_doc=h.passage.doc_id in named))
         pages = list(row.pages)
+        document = titles.get(row.doc_id, "")
+        if by == "document":
+            label = document or row.section
+        else:
+            where = " › ".join(row.section_path) or row.section
+            # Named like a citation: the document first, unless its path already opens with it.
+            named_here = row.doc_id in named and document and row.section_path[:1] != (document,)
+            label = f"{document} — {where}" if named_here else where
         rows.append({
             "rank": rank,
+            "label": label,
             "section": row.section,
             "section_path": list(row.section_path),
             "doc_id": row.doc_id,
+            "document": document,
             "pages": pages,
             "page_label": _pages_label(pages),
             "score": round(float(row.score), 6),
             "passages": passages,
         })
-    return {"topic": c.topic, "abstained": c.abstained, "reason": c.reason, "rows": rows}
+    return {"topic": c.topic, "by": by, "abstained": c.abstained, "reason": c.reason,
+            "rows": rows}
 
 
-def compare(a: Assistant, topic: str, section: str | None = "") -> dict[str, Any]:
-    """What each section says about a topic, most relevant section first."""
+COMPARE_BY = ("section", "document")
+
+
+def compare(a: Assistant, topic: str, section: str | None = "", by: str | None = "section",
+            doc: str | None = "") -> dict[str, Any]:
+    """What each section (or each document, ``by="document"``) says about a topic, best first."""
     t, _ = clean_question(topic, a.cfg.max_question_chars)
-    return comparison_payload(a.compare(t, section=resolve_section(a, section)))
+    if by is None or (isinstance(by, str) and not by.strip()):
+        by = "section"  # what callers got before there was a choice
+    by = by.strip().lower() if isinstance(by, str) else by
+    if by not in COMPARE_BY:
+        raise QueryError(f"compare by 'section' or 'document' (got {by!r})")
+    sec, d = resolve_filters(a, section, doc)
+    doc_id = d.id if d is not None else None
+    if by == "document":
+        c = a.compare(t, section=sec, doc=doc_id, by="document")
+    else:
+        c = a.compare(t, section=sec, doc=doc_id)
+    titles = {x.id: x.title for x in a.documents}
+    return comparison_payload(c, named_documents(a), titles, by)
 
 
 def _pages_label(pages: Sequence[int]) -> str:
@@ -167,25 +258,87 @@ def section_list(a: Assistant) -> list[dict[str, Any]]:
     return out
 
 
-def section_choices(a: Assistant) -> list[tuple[str, str]]:
-    """(label, value) pairs for a dropdown; the value is the title the engine filters by."""
-    choices = []
-    for item in section_list(a):
-        indent = "    " if len(item["path"]) > 1 else ""
-        choices.append((f"{indent}{' › '.join(item['path'])} ({item['pages']})", item["title"]))
-    return choices
+def _section_label(doc: Document, item: Mapping[str, Any], name_doc: bool) -> str:
+    indent = "    " if len(item["path"]) > 1 else ""
+    where = " › ".join(item["path"])
+    # A Markdown or HTML document's top heading is often its title: not named twice.
+    if name_doc and (not item["path"] or item["path"][0] != doc.title):
+        where = f"{doc.title} › {where}"
+    return f"{indent}{where} ({item['pages']})"
+
+
+def section_choices(a: Assistant, doc: str | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs for a dropdown; the value is the title the engine filters by.
+
+    With ``doc`` (an id) only that document's sections; otherwise all, those
+    of documents other than the report labelled with their document's title.
+    """
+    named = frozenset() if doc else named_documents(a)
+    docs = _docs(a)
+    return [(_section_label(docs[item["doc_id"]], item, item["doc_id"] in named), item["title"])
+            for item in section_list(a) if not doc or item["doc_id"] == doc]
+
+
+BROWSE_SEP = "#"
+
+
+def browse_choices(a: Assistant) -> list[tuple[str, str]]:
+    """(label, value) pairs for the Browse list; values name document and section exactly.
+
+    Two documents may both have an "Introduction", so the value is
+    ``doc_id#section_id`` rather than the title.
+    """
+    named = named_documents(a)
+    docs = _docs(a)
+    return [(_section_label(docs[item["doc_id"]], item, item["doc_id"] in named),
+             f"{item['doc_id']}{BROWSE_SEP}{item['id']}") for item in section_list(a)]
 
 
 def find_section(a: Assistant, title: str) -> tuple[Document, Section]:
+    """A section by ``doc_id#section_id`` (the Browse list's values) or by title or path."""
     title = " ".join((title or "").split())
     if not title:
         raise QueryError("choose a section of the report first")
+    for doc, s in a.sections():
+        if title == f"{doc.id}{BROWSE_SEP}{s.id}":
+            return doc, s
     for doc, s in a.sections():
         if s.title.casefold() == title.casefold() or " › ".join(s.path).casefold() == \
                 title.casefold():
             return doc, s
     names = "; ".join(s.title for _, s in a.sections())
     raise QueryError(f"no section named {title!r}; choose one of: {names}")
+
+
+def doc_choices(a: Assistant) -> list[tuple[str, str]]:
+    """(label, value) pairs for the document dropdown: every document by title, value its id."""
+    return [(f"{d.title} ({page_count(d)} page{'s' if page_count(d) != 1 else ''})", d.id)
+            for d in a.documents]
+
+
+def document_list(a: Assistant) -> list[dict[str, Any]]:
+    """The documents being searched, with their size in the index and whether the page may
+    remove them (only documents added through the library; see engine.is_removable)."""
+    counts: dict[str, int] = {}
+    for p in a.passages:
+        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+    primary = primary_document(a)
+    out = []
+    for d in a.documents:
+        meta = d.meta if isinstance(d.meta, dict) else {}
+        out.append({
+            "id": d.id,
+            "title": d.title,
+            "file": d.source,
+            "original_name": str(meta.get("original_name", "")),
+            "added": str(meta.get("added", "")),
+            "pages": page_count(d),
+            "sections": len(d.sections),
+            "passages": counts.get(d.id, 0),
+            "report": primary is not None and d.id == primary.id,
+            "removable": is_removable(d) and len(a.documents) > 1,
+        })
+    return out
 
 
 def read_section(a: Assistant, title: str) -> dict[str, str]:
@@ -207,6 +360,11 @@ def _docs(a: Assistant) -> dict[str, Document]:
     return {d.id: d for d in a.documents}
 
 
+def _shown_document(a: Assistant, doc_id: str = "") -> Document:
+    """The document whose map stands in when nothing is cited: the one searched, or the report."""
+    return _docs(a).get(doc_id) or primary_document(a) or a.documents[0]
+
+
 def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
     """The page map for an answer: cited pages numbered, their sections coloured."""
     docs = _docs(a)
@@ -215,7 +373,7 @@ def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
     for c in cites:
         by_doc.setdefault(c["doc_id"], []).append(c)
     if not by_doc:
-        first = a.documents[0]
+        first = _shown_document(a, payload.get("doc", ""))
         caption = ("The report does not answer this, so no page is cited."
                    if payload["abstained"] else "No page is cited.")
         return page_map_html(first, {}, {}, caption)
@@ -237,24 +395,31 @@ def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
         caption = (f"Cited {'page' if len(pages) == 1 else 'pages'} "
                    f"{', '.join(map(str, pages))} of {page_count(doc)}, in "
                    f"{len(where)} section{'s' if len(where) != 1 else ''}: {'; '.join(where)}")
+        if len(docs) > 1:
+            caption = f"{doc.title}: {caption[:1].lower()}{caption[1:]}"
         out.append(page_map_html(doc, marks, lit, caption))
     return "".join(out)
 
 
 def report_map(a: Assistant) -> str:
     """The empty state of the map: the report's pages and sections, nothing cited yet."""
+    docs = a.documents
+    if len(docs) == 1:
+        d = docs[0]
+        return page_map_html(d, {}, {}, f"The report's {page_count(d)} pages and its "
+                                        f"{len(d.sections)} sections; the pages an answer "
+                                        "cites are marked here.")
     return "".join(
-        page_map_html(d, {}, {}, f"The report's {page_count(d)} pages and its "
-                                 f"{len(d.sections)} sections; the pages an answer cites "
-                                 "are marked here.")
-        for d in a.documents)
+        page_map_html(d, {}, {}, f"{d.title}: {page_count(d)} pages, {len(d.sections)} "
+                                 "sections; the pages an answer cites are marked here.")
+        for d in docs)
 
 
 def chat_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, str]:
     """Everything the chat tab shows for one answer."""
     docs = _docs(a)
     title = docs[payload["citations"][0]["doc_id"]].title if payload["citations"] else (
-        a.documents[0].title if a.documents else "")
+        _shown_document(a, payload.get("doc", "")).title)
     return {
         "message": render.answer_markdown(payload),
         "sources": render.sources_html(docs, payload),
@@ -269,22 +434,30 @@ def compare_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, Any]:
     by_doc: dict[str, tuple[dict[int, list[str]], dict[tuple[str, ...], str]]] = {}
     for row in payload["rows"]:
         marks, lit = by_doc.setdefault(row["doc_id"], ({}, {}))
-        lit[tuple(row["section_path"])] = str(row["rank"])
+        rank = str(row["rank"])
+        # The sections the row's passages come from: the row's own section, or
+        # (compared by document) the sections of that document that speak to it.
+        for path in [row["section_path"], *(c["section_path"] for c in row["passages"])]:
+            if tuple(path) in {s.path for s in docs[row["doc_id"]].sections}:
+                lit.setdefault(tuple(path), rank)
         for p in row["pages"]:
             marks.setdefault(p, [])
-            if str(row["rank"]) not in marks[p]:
-                marks[p].append(str(row["rank"]))
+            if rank not in marks[p]:
+                marks[p].append(rank)
+    what = "Documents" if payload.get("by") == "document" else "Sections"
     if by_doc:
         maps = []
         for doc_id, (marks, lit) in by_doc.items():
-            names = [f"{row['rank']}. {' › '.join(row['section_path'])} ({row['page_label']})"
+            names = [f"{row['rank']}. {row.get('label') or ' › '.join(row['section_path'])} "
+                     f"({row['page_label']})"
                      for row in payload["rows"] if row["doc_id"] == doc_id]
             maps.append(page_map_html(docs[doc_id], marks, lit,
-                                      "Sections that speak to the topic: " + "; ".join(names)))
+                                      f"{what} that speak to the topic: " + "; ".join(names)))
         map_html = "".join(maps)
     else:
-        map_html = page_map_html(a.documents[0], {}, {},
-                                 "No section of the report speaks to this topic.")
+        map_html = page_map_html(_shown_document(a), {}, {},
+                                 "No document speaks to this topic." if what == "Documents"
+                                 else "No section of the report speaks to this topic.")
     return {
         "message": render.compare_markdown(payload),
         "map": map_html,
@@ -299,17 +472,39 @@ def overview(a: Assistant) -> dict[str, Any]:
         "documents": [{"id": d.id, "title": d.title, "pages": page_count(d),
                        "sections": len(d.sections)} for d in docs],
         "passages": len(a.passages),
+        "skipped": [{"file": s.path, "reason": scrub(s.reason, a.cfg.corpus_dir)}
+                    for s in a.data.skipped],
     }
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def skipped_markdown(skipped: Sequence[Mapping[str, str]]) -> str:
+    """A warning naming the corpus files the index build could not read, and why."""
+    if not skipped:
+        return ""
+    n = len(skipped)
+    items = "; ".join(f"{s['file']} ({s['reason']})" for s in skipped)
+    return (f"⚠ {n} file{'s' if n != 1 else ''} in the corpus folder could not be read "
+            f"and {'are' if n != 1 else 'is'} not searched: " + render.md_text(items))
 
 
 def status_markdown(engine: Engine) -> str:
     """The line at the top of the page: ready, still preparing (with progress), or failed."""
     if engine.ready and engine.assistant is not None:
         info = overview(engine.assistant)
-        docs = "; ".join(f"*{render.md_text(d['title'])}*, {d['pages']} pages, "
-                         f"{d['sections']} sections" for d in info["documents"])
+        docs = "; ".join(f"*{render.md_text(d['title'])}*, {_n(d['pages'], 'page')}, "
+                         f"{_n(d['sections'], 'section')}" for d in info["documents"])
         took = f" (ready in {engine.ready_after:.0f} s)" if engine.ready_after else ""
-        return f"Ready: {docs}; {info['passages']} passages indexed{took}."
+        line = f"Ready: {docs}; {info['passages']} passages indexed{took}."
+        # Anything the engine wants a reader to know about the index it serves
+        # (say, a stale one kept because a rebuild failed), then skipped files.
+        notes = [f"⚠ {render.md_text(str(w))}"
+                 for w in getattr(engine.assistant, "warnings", None) or ()]
+        warning = skipped_markdown(info["skipped"])
+        return "\n\n".join([line, *notes, *([warning] if warning else [])])
     if engine.error:
         return "⚠ " + render.md_text(f"The report index could not be loaded: {engine.error}")
     return (f"**Preparing the report index:** {render.md_text(engine.stage)} "

@@ -59,13 +59,19 @@ def question_markdown(question: str, limit: int = 400) -> str:
     return out
 
 
+def searched_in(payload: Mapping[str, Any]) -> str:
+    """The filters an answer was searched with, as words: document › section, or ''."""
+    return " › ".join(x for x in (payload.get("doc_title", ""), payload.get("section", "")) if x)
+
+
 def answer_markdown(payload: Mapping[str, Any]) -> str:
     """The assistant's chat message: answer sentences with [n], then where they come from."""
     parts: list[str] = []
     if payload.get("follow_up"):
         parts.append(f"*Read as a follow-up: “{md_text(payload['searched_as'])}”*")
-    if payload.get("section"):
-        parts.append(f"*Searched only in: {md_text(payload['section'])}*")
+    where = searched_in(payload)
+    if where:
+        parts.append(f"*Searched only in: {md_text(where)}*")
     if payload["abstained"]:
         parts.append(f"**{md_text(payload['answer'])}**")
         if payload.get("reason"):
@@ -99,8 +105,9 @@ def export_markdown(payload: Mapping[str, Any], doc_title: str = "") -> str:
     lines = [f"## {q}", ""]
     if payload.get("follow_up"):
         lines += [f"*Read as: {payload['searched_as']}*", ""]
-    if payload.get("section"):
-        lines += [f"*Searched only in: {payload['section']}*", ""]
+    where = searched_in(payload)
+    if where:
+        lines += [f"*Searched only in: {where}*", ""]
     if payload["abstained"]:
         lines += [payload["answer"], ""]
         if payload.get("reason"):
@@ -279,23 +286,77 @@ def section_reader_html(doc: Document, section: Section) -> str:
 def compare_markdown(payload: Mapping[str, Any]) -> str:
     """One line above the compare table: what was compared, or why nothing was."""
     topic = md_text(payload["topic"])
+    by_doc = payload.get("by") == "document"
     if payload["abstained"]:
         why = md_text(payload.get("reason") or "no section addresses it")
+        if by_doc:
+            return f"**No document addresses “{topic}”.** ({why})"
         return f"**No section of the report addresses “{topic}”.** ({why})"
     n = len(payload["rows"])
+    if by_doc:
+        return (f"**{n} document{'s' if n != 1 else ''}** speak to “{topic}”, most relevant "
+                "first. Each passage is quoted from its document with its page.")
     return (f"**{n} section{'s' if n != 1 else ''}** of the report speak to “{topic}”, "
             "most relevant first. Each passage is quoted from the report with its page.")
 
 
 def compare_table(payload: Mapping[str, Any]) -> list[list[str]]:
-    """Rows for the compare table: section, pages, and the best passage with its page."""
+    """Rows for the compare table: section (or document), pages, and the best passage."""
     rows = []
     for row in payload["rows"]:
         best = row["passages"][0]
         text = " ".join(best["text"].split())
-        rows.append([" › ".join(row["section_path"]), row["page_label"],
-                     f"{text} ({best['page_label']})"])
+        label = row.get("label") or " › ".join(row["section_path"])
+        if payload.get("by") == "document":
+            # The passage's own section, so a document's row still says where it is.
+            text = f"{' › '.join(best['section_path'])}: {text}"
+        rows.append([label, row["page_label"], f"{text} ({best['page_label']})"])
     return rows
+
+
+# -- the document library --------------------------------------------------------------
+
+def documents_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The documents being searched, one table row each; every value is escaped."""
+    if not rows:
+        return '<div class="ra-empty">No documents.</div>'
+    body = []
+    for r in rows:
+        if r.get("report"):
+            note = "the report (protected)"
+        elif r.get("removable"):
+            note = "added" + (f" {r['added'][:10]}" if r.get("added") else "")
+        else:
+            note = "protected"
+        source = r.get("original_name") or r.get("file", "")
+        body.append(
+            f'<tr data-doc="{esc(r["id"])}"><td class="ra-doc-title">{esc(r["title"])}'
+            f'<div class="ra-doc-file">{esc(source)}</div></td>'
+            f'<td>{esc(r["pages"])}</td><td>{esc(r["passages"])}</td><td>{esc(note)}</td></tr>')
+    return ('<table class="ra-docs"><thead><tr><th>Document</th><th>Pages</th>'
+            f'<th>Passages</th><th></th></tr></thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def library_markdown(results: Sequence[Mapping[str, Any]]) -> str:
+    """What became of each file a reader added: added (with its size), already there, or why not.
+
+    File names come from the reader's computer and titles from the files, so
+    both are escaped like any other text.
+    """
+    lines = []
+    for r in results:
+        name = md_text(str(r.get("name", "")))
+        title = md_text(str(r.get("title", "")))
+        if r["status"] == "added":
+            pages, passages = r.get("pages", 0), r.get("passages", 0)
+            lines.append(f"- **Added** *{title}* (from {name}): {pages} "
+                         f"page{'s' if pages != 1 else ''}, {passages} "
+                         f"passage{'s' if passages != 1 else ''}; it can be searched now.")
+        elif r["status"] == "unchanged":
+            lines.append(f"- **Already in the library:** {name} is *{title}*; nothing changed.")
+        else:
+            lines.append(f"- ⚠ **Not added:** {md_text(str(r.get('message', '')))}")
+    return "\n".join(lines)
 
 
 def empty_sources_html() -> str:
@@ -322,7 +383,8 @@ details.ra-cite > summary::-webkit-details-marker { display: none; }
 details[open] > summary .ra-more, details[open] > summary .ra-quote { display: none; }
 details.ra-also > summary { cursor: pointer; font-weight: 600; margin: 0.8rem 0 0.5rem;
   color: var(--body-text-color-subdued); }
-#ra-compare-table table, #ra-compare-table td, #ra-compare-table th {
+#ra-compare-table table, #ra-compare-table td, #ra-compare-table th,
+#ra-compare-table [role="gridcell"], #ra-compare-table [role="gridcell"] * {
   font-family: var(--font); }
 .ra-context { margin-top: 0.5rem; border-top: 1px dashed var(--border-color-primary);
   padding-top: 0.5rem; }
@@ -337,5 +399,11 @@ mark.ra-hl { background: #fde68a; color: inherit; padding: 0 1px; }
 .ra-reader-title { font-size: 1.05rem; color: inherit; }
 .ra-pages { font-weight: 400; color: var(--body-text-color-subdued); }
 .ra-map svg { width: 100%; height: auto; display: block; }
+/* A short document's map would otherwise be scaled up to the column's width. */
+.ra-map svg { max-height: 140px; }
 .ra-map figcaption { font-size: 0.85rem; color: var(--body-text-color-subdued); }
+table.ra-docs { width: 100%; border-collapse: collapse; font-size: 0.95rem; }
+table.ra-docs th, table.ra-docs td { text-align: left; padding: 0.3rem 0.5rem;
+  border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+.ra-doc-file { font-size: 0.8rem; color: var(--body-text-color-subdued); }
 """

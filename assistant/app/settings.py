@@ -13,6 +13,7 @@ option                          environment                 default
 ``--allow-open-host``           REPORT_ASSISTANT_ALLOW_OPEN_HOST=1   off
 ``--concurrency``               REPORT_ASSISTANT_CONCURRENCY  4
 ``--queue-size``                REPORT_ASSISTANT_QUEUE_SIZE   256
+``--[no-]uploads``              REPORT_ASSISTANT_UPLOADS=1/0  see below
 ==============================  ==========================  =========================
 
 The password is read only from the environment so it never shows in a
@@ -26,6 +27,16 @@ an answer takes tens of milliseconds of CPU, so a few workers
 (``concurrency``) keep the CPU busy without thrashing it, and the bounded
 queue (``queue_size``) turns overload into a clear "queue full" message
 instead of unbounded memory.
+
+Uploads: adding and removing documents from the page (and the
+/add_document and /remove_document endpoints) write to the corpus folder and
+cost a rebuild of the index. They are on by default where only trusted
+people reach the page: on loopback, or behind the app's own login. On a
+public host without a login (``--allow-open-host``) they are off unless
+``--uploads`` or REPORT_ASSISTANT_UPLOADS=1 says otherwise, since anyone
+could then fill the disk and change what the app answers from.
+``--no-uploads`` (REPORT_ASSISTANT_UPLOADS=0) turns them off anywhere; the
+size and type limits are the library's (``assistant.library.Limits``).
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ class Settings:
     concurrency: int = 4
     queue_size: int = 256
     rebuild: bool = True
+    uploads: bool = True
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -99,6 +111,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queue-size", help="requests allowed to wait (default 256)")
     p.add_argument("--no-build", action="store_true",
                    help="fail instead of building a missing or stale index")
+    p.add_argument("--uploads", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"let the page add and remove documents (env {ENV}UPLOADS=1/0; "
+                        "default: on for loopback or with a login, off otherwise)")
     return p
 
 
@@ -116,15 +131,28 @@ def resolve(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = N
     host = pick(args.host, "HOST", DEFAULT_HOST).strip()
     if not host:
         raise SettingsError("the host is empty")
+    user = env.get(ENV + "USER") or None
+    password = env.get(ENV + "PASSWORD") or None
+    if args.uploads is not None:
+        uploads = bool(args.uploads)
+    elif (env.get(ENV + "UPLOADS") or "").strip():
+        raw = env[ENV + "UPLOADS"].strip().lower()
+        if raw not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            raise SettingsError(f"{ENV}UPLOADS must be 1 or 0 (got {raw!r})")
+        uploads = _truthy(raw)
+    else:
+        # Only people trusted with the corpus should reach a page that writes to it.
+        uploads = is_loopback(host) or bool(user and password)
     settings = Settings(
         host=host,
         port=_int("the port", pick(args.port, "PORT", str(DEFAULT_PORT)), 1, 65535),
-        user=env.get(ENV + "USER") or None,
-        password=env.get(ENV + "PASSWORD") or None,
+        user=user,
+        password=password,
         allow_open_host=bool(args.allow_open_host) or _truthy(env.get(ENV + "ALLOW_OPEN_HOST")),
         concurrency=_int("the concurrency", pick(args.concurrency, "CONCURRENCY", "4"), 1, 64),
         queue_size=_int("the queue size", pick(args.queue_size, "QUEUE_SIZE", "256"), 1, 100000),
         rebuild=not args.no_build,
+        uploads=uploads,
     )
     check(settings)
     return settings

@@ -18,7 +18,7 @@ from assistant.config import Config
 from assistant.index import IndexData
 from assistant.lexical import BM25Index, fold, tokenize
 from assistant.retrieve.hybrid import Retrieval
-from assistant.types import Answer, AnswerSentence
+from assistant.types import PEOPLE, Answer, AnswerSentence
 
 _NAME = re.compile(r"\b([A-ZÁÉÍÓÚÑ][\w'’-]{2,})")
 # Questions that ask for a quantity; their answer must state one. Besides
@@ -54,6 +54,18 @@ def states_quantity(sentence: str, question: str) -> bool:
     asked = {m.group(0).lower() for m in _NUMBER.finditer(question)}
     text = _NOT_QUANTITY.sub(" ", sentence)
     return any(m.group(0).lower().rstrip(".,") not in asked for m in _NUMBER.finditer(text))
+
+# A question about the forum's people: who took part, in which group, from
+# which institution. Only such a question is answered from a member list; for
+# any other, a list of names and affiliations is no answer, however close its
+# vector (a Spanish question sits near the lists' Spanish names and institutions).
+_ABOUT_PEOPLE = re.compile(
+    r"\b(who|whom|whose|members?|membership|participants?|participated|took part|attend\w*|"
+    r"panel(?:ist)?s?|speakers?|experts?|affiliat\w*|institutions?|organi[sz]ations?|"
+    r"universit(?:y|ies)|qui[eé]n(?:es)?|miembros?|participantes?|particip[oó]|integr\w+|"
+    r"panelistas?|expertos?|afiliaci[oó]n|instituci[oó]n(?:es)?|organizaci[oó]n(?:es)?|"
+    r"universidad(?:es)?)\b", re.I)
+_WORD = re.compile(r"[\w'’-]+")
 
 
 @dataclass(frozen=True)
@@ -120,18 +132,21 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
 
 
 def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
-                     n: int) -> list[tuple[float, int, int, int]]:
+                     n: int, member_lists: bool = True) -> list[tuple[float, int, int, int]]:
     """The sentences an answer brings forward: (score, citation, start, end), best first.
 
     Every sentence of the hits is scored by its similarity to the question,
     with a small prior for the passage's rank; at most n are kept, and only
-    those nearly as good as the best one.
+    those nearly as good as the best one. With ``member_lists=False`` the
+    sentences of member lists (people passages) are left out.
     """
     spans = data.sent_spans
     weights = _term_weights(question, data)
     total = sum(weights.values()) or 1.0
     cands: list[tuple[float, int, int, int]] = []  # score, citation, start, end
     for n_hit, hit in enumerate(r.hits, start=1):
+        if hit.passage.kind == PEOPLE and not member_lists:
+            continue
         pi = index_of[hit.passage.id]
         for row in np.flatnonzero(spans[:, 0] == pi) if len(spans) else []:
             s, e = int(spans[row, 1]), int(spans[row, 2])
@@ -150,6 +165,16 @@ def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dic
     # Keep sentences nearly as good as the best one: a sentence far below the
     # first is more likely noise than more answer.
     return [c for c in cands[:n] if c[0] >= best - 0.12]
+
+
+def asks_about_people(question: str, data: IndexData) -> bool:
+    """Whether the question asks who took part, or names someone the member lists name."""
+    if _ABOUT_PEOPLE.search(question):
+        return True
+    words = set(_WORD.findall(question))
+    # A listed person's name (four letters or more, capitalised, so "Gross" and not "gross").
+    return any(w in words for d in data.documents for p in d.people for w in p.name.split()
+               if len(w) >= 4 and w[0].isupper())
 
 
 def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
@@ -211,9 +236,22 @@ def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
             text += " The closest passages are shown below as near matches, not as an answer."
         return Answer(question, text, (), hits, True, _join(reason, note), r.query)
 
-    chosen = answer_sentences(question, r, data, index_of, cfg.answer_sentences)
+    # A member list answers only a question about people; for any other it
+    # would put names and affiliations forward as the answer. (The abstention
+    # rules above still see every hit, as they were calibrated.)
+    people = asks_about_people(question, data)
+    chosen = answer_sentences(question, r, data, index_of, cfg.answer_sentences,
+                              member_lists=people)
     if not chosen:
-        return Answer(question, "", (), hits, False, note, r.query)
+        # No sentence to answer with (every hit a member list the question does
+        # not ask about, or a heading): say so plainly rather than answer with nothing.
+        topic = question.strip().rstrip("?.!")
+        text = (f"The report does not appear to address this: “{topic}”. The closest "
+                "passages are shown below as near matches, not as an answer.")
+        why = ("the closest passages only list forum members, and the question is not about "
+               "people" if not people and any(h.passage.kind == PEOPLE for h in hits)
+               else "none of the closest passages has a sentence that answers it")
+        return Answer(question, text, (), hits, True, _join(why, note), r.query)
     chosen.sort(key=lambda c: (c[1], c[2]))
     sentences = tuple(
         AnswerSentence(hits[c[1] - 1].passage.text[c[2]:c[3]], c[1], round(c[0], 4))

@@ -365,3 +365,72 @@ def test_cli_question_at_the_end_of_a_100k_paste(monkeypatch, capsys, assistant,
     assert code == 0 and "Traceback" not in err
     assert "it was cut to 20: only the question at its end was kept" in out
     assert "Sources:" in out and "nearshoring" in out.lower()
+
+
+# --- 5. member lists lead an answer only when the question is about people ---------------
+
+def cited_kinds(ans) -> list[str]:
+    return [ans.citations[s.citation - 1].passage.kind for s in ans.sentences]
+
+
+@pytest.mark.parametrize("question", [
+    "¿Qué dice el informe sobre la migración?",
+    "¿Qué dice el informe sobre la energía?",
+    "¿Qué dice el informe sobre el comercio?",
+    "¿Qué dice el informe sobre la educación?",
+    "What does the report say about migration?",
+])
+def test_topic_questions_are_not_answered_with_member_lists(assistant, question):
+    from assistant.types import PEOPLE
+
+    r = assistant.retriever.retrieve(question, 5, None, None)
+    # The failure this guards against: member lists are among the closest
+    # passages (Spanish names and institutions sit near a Spanish question).
+    assert any(h.passage.kind == PEOPLE for h in r.hits)
+    ans = assistant.ask(question)
+    assert PEOPLE not in cited_kinds(ans), ans.text
+    if ans.abstained:
+        assert ans.text.startswith("The report does not appear to address") and ans.reason
+    else:
+        assert ans.sentences
+
+
+@pytest.mark.parametrize("question,words", [
+    ("Who from Brookings was in the energy group?", "Brookings"),
+    ("Which members of the energy group are from the Brookings Institution?", "Brookings"),
+])
+def test_people_questions_are_still_answered_from_member_lists(assistant, question, words):
+    from assistant.types import PEOPLE
+
+    ans = assistant.ask(question)
+    assert not ans.abstained and PEOPLE in cited_kinds(ans), ans.text
+    assert words in ans.text
+
+
+def test_what_counts_as_a_question_about_people(assistant):
+    from assistant.answer import asks_about_people
+
+    data = assistant.data
+    for q in ("Who chaired the migration group?", "¿Quiénes integraron el grupo de energía?",
+              "¿Quién participó en el grupo de migración?", "Which institutions took part?",
+              "What is Samantha Gross's affiliation?", "Where does Vanda Felbab-Brown work?"):
+        assert asks_about_people(q, data), q
+    for q in ("¿Qué dice el informe sobre la migración?", "What is nearshoring?",
+              "What is the gross value of exports?", "How does the report see energy reform?"):
+        assert not asks_about_people(q, data), q
+
+
+def test_only_member_lists_retrieved_for_a_topic_question_is_an_honest_abstention(assistant):
+    from assistant.answer import compose
+    from assistant.types import PEOPLE
+
+    question = "What does the report say about energy?"
+    r = assistant.retriever.retrieve(question, 20, None, None)
+    people_only = replace(r, hits=tuple(h for h in r.hits if h.passage.kind == PEOPLE)[:3])
+    assert people_only.hits
+    # compose as Assistant.ask calls it, over a retrieval of member lists only
+    ans = compose(question, people_only, assistant.data, assistant.cfg, assistant._index_of)
+    assert ans.abstained and not ans.sentences and ans.citations == people_only.hits
+    assert ans.text.startswith("The report does not appear to address")
+    # Before, such an answer was the member list's names, or an empty text not marked abstained.
+    assert "only list forum members" in ans.reason, ans.reason

@@ -164,7 +164,54 @@ def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dic
     best = cands[0][0]
     # Keep sentences nearly as good as the best one: a sentence far below the
     # first is more likely noise than more answer.
-    return [c for c in cands[:n] if c[0] >= best - 0.12]
+    chosen = [c for c in cands[:n] if c[0] >= best - 0.12]
+    return chosen + _continuations(question, chosen, cands, r)
+
+
+_LIST_ITEMS = 8  # the longest list a lead-in brings along
+# What precedes a list item's first sentence: a line break, then a bullet or
+# an item number; a line break alone starts a new paragraph, which ends the list.
+_ITEM = re.compile(r"\n[ \t]*(?:[-•*–]|\d{1,2}[.)]|[a-z][.)])[ \t]+$")
+_LINE = re.compile(r"\n[ \t]*$")
+
+
+def _continuations(question: str, chosen: list[tuple[float, int, int, int]],
+                   cands: list[tuple[float, int, int, int]], r: Retrieval
+                   ) -> list[tuple[float, int, int, int]]:
+    """The list a chosen lead-in introduces: each item's first sentence, same passage.
+
+    The sentence closest to a "what / which" question often only restates its
+    subject and ends in a colon ("Multiple improvement areas were identified
+    for ...:"); the answer is the list that follows, whose items carry few of
+    the question's words and so score low on their own. An item may run to
+    several sentences; its first one names it. A question asking for a figure
+    is answered by the sentence giving it, so no list comes along then; nor
+    for a member list, whose heading is not a sentence.
+    (Tried and dropped: also bringing the next sentence when it opens with
+    "This" or "These"; on the dev and held-out questions it added context far
+    more often than answer.)
+    """
+    if _QUANTITY.search(question):
+        return []
+    have = {(c[1], c[2]) for c in chosen}
+    extra: list[tuple[float, int, int, int]] = []
+    for c in chosen:
+        text = r.hits[c[1] - 1].passage.text
+        if r.hits[c[1] - 1].passage.kind == PEOPLE or not text[c[2]:c[3]].rstrip().endswith(":"):
+            continue
+        items = 0
+        for x in sorted((x for x in cands if x[1] == c[1] and x[2] > c[2]), key=lambda x: x[2]):
+            before = text[max(0, x[2] - 12):x[2]]
+            if _ITEM.search(before):
+                items += 1
+                if items > _LIST_ITEMS:
+                    break
+                if (x[1], x[2]) not in have:
+                    have.add((x[1], x[2]))
+                    extra.append(x)
+            elif _LINE.search(before):
+                break  # a new paragraph: the list is over
+    return extra
 
 
 def asks_about_people(question: str, data: IndexData) -> bool:

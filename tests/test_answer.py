@@ -151,3 +151,25 @@ def test_a_quantity_is_a_figure_the_question_lacks(sentence, question, states):
     from assistant.answer import states_quantity
 
     assert states_quantity(sentence, question) is states
+
+
+def test_a_lead_in_brings_the_list_it_introduces(assistant):
+    # The closest sentence ends in a colon; the items after it are the answer.
+    ans = assistant.ask("What new circumstances will affect U.S. migration policy?")
+    check_answer_shape(ans)
+    lead = next(s for s in ans.sentences if s.text.endswith(":"))
+    items = [s for s in ans.sentences if s.citation == lead.citation and s is not lead]
+    assert len(items) >= 2
+    passage = ans.citations[lead.citation - 1].passage.text
+    for s in items:
+        at = passage.index(s.text)
+        # Each is the first sentence of a bulleted item after the lead-in.
+        assert at > passage.index(lead.text) and passage[:at].rstrip().endswith("-")
+
+
+def test_a_question_for_a_figure_brings_no_list(assistant):
+    ans = assistant.ask("How many consulates does Mexico have in California?")
+    check_answer_shape(ans)
+    for lead in (s for s in ans.sentences if s.text.endswith(":")):
+        same = [s for s in ans.sentences if s.citation == lead.citation]
+        assert same[-1] is lead, "a list came along with a lead-in for a how-many question"

@@ -1,6 +1,6 @@
 """Calibrate the abstention thresholds of answer.should_abstain.
 
-Evidence features are computed once per question; a grid over the four
+Evidence features are computed once per question; a grid over the five
 thresholds is then scored by abstention on the unanswerable questions minus a
 heavy penalty for refusing answerable ones. Among equal scores the most
 lenient setting wins, so a threshold sits no higher than the data demands.
@@ -20,6 +20,10 @@ GRID = {
     "abstain_names": [0.55, 0.60, 0.65, 0.70, 0.75],
     "abstain_coverage": [0.10, 0.15, 0.20, 0.25],
     "abstain_coverage_support": [0.50, 0.55, 0.60, 0.65, 0.70],
+    # The exception before the rules: one passage holding this share of the
+    # question's distinctive words answers it. Lower is more lenient, like
+    # the others, so the tie-break below treats it the same way.
+    "answer_coverage": [0.70, 0.75, 0.80, 0.85, 0.90],
 }
 # Refusing a question the report answers costs more than answering one it
 # does not (the reader still sees the closest passages labelled as such).

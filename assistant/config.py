@@ -38,7 +38,7 @@ class Config:
     abstain_names: float = 0.65
     abstain_coverage: float = 0.10
     abstain_coverage_support: float = 0.50
-    answer_coverage: float = 0.85
+    answer_coverage: float = 0.70
     max_question_chars: int = 2000
     answer_sentences: int = 3
 

@@ -31,6 +31,9 @@ class Config:
     batch_size: int = 32
     k: int = 5
     candidates: int = 40  # per-retriever depth before fusion
+    # Up to this many sentences retrieval scores every passage and sentence for
+    # each query; above it only candidates (see retrieve/hybrid.py).
+    exhaustive_max: int = 20_000
     rrf_k: int = 60
     # Abstention thresholds, calibrated by `python -m assistant calibrate`
     # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.

@@ -7,6 +7,7 @@ Layout under ``index/``::
         manifest.json  model, corpus hash, chunk settings, library versions, counts
         passages.jsonl documents.json sentences.json acronyms.json
         dense.faiss    passage vectors      sentences.npy  sentence vectors
+        sentences.faiss  index of the sentence vectors (retrieval on large corpora)
         bm25/          bm25s index          embcache.npz   content-hash -> vector
 
 A build writes a new version folder, then swaps CURRENT with ``os.replace``;
@@ -40,7 +41,7 @@ from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_co
 from assistant.retrieve.acronyms import extract_acronyms
 from assistant.types import Block, Document, Passage, Person, Section
 
-FORMAT_VERSION = 4  # 4: Spanish and question stop words in BM25
+FORMAT_VERSION = 5  # 4: Spanish and question stop words in BM25; 5: sentences.faiss
 Progress = Callable[[str, float], None]
 log = logging.getLogger("assistant")
 
@@ -129,6 +130,9 @@ class IndexData:
     bm25: BM25Index
     acronyms: dict[str, str]
     skipped: list[Skipped]
+    # faiss.Index over sent_vectors, chosen by size like the passage one: on a
+    # large corpus retrieval asks it for candidates instead of scoring every sentence.
+    sent_dense: object = None
 
 
 def _versions() -> dict:
@@ -201,6 +205,7 @@ def load_index(cfg: Config) -> IndexData:
         dense = faiss.read_index(str(path / "dense.faiss"))
         vectors = np.load(path / "vectors.npy")
         sent_vectors = np.load(path / "sentences.npy")
+        sent_dense = faiss.read_index(str(path / "sentences.faiss"))
         sent_spans = np.asarray(json.loads((path / "sentences.json").read_text()), dtype=np.int64)
         acronyms = json.loads((path / "acronyms.json").read_text(encoding="utf-8"))
         bm25 = BM25Index.load(path / "bm25")
@@ -217,13 +222,13 @@ def load_index(cfg: Config) -> IndexData:
         if got != n:
             raise IndexError_(f"index in {path} is inconsistent: {what} has {got} entries, "
                               f"passages file has {n}; {fix}")
-    if len(sent_vectors) != len(sent_spans):
+    if not len(sent_vectors) == len(sent_spans) == sent_dense.ntotal:
         raise IndexError_(f"index in {path} is inconsistent: sentence vectors; {fix}")
     if dense.d != manifest.get("dim"):
         raise IndexError_(f"index in {path} has vectors of size {dense.d}, manifest says "
                           f"{manifest.get('dim')}; {fix}")
     return IndexData(path, manifest, passages, documents, dense, vectors, sent_vectors,
-                     sent_spans, bm25, acronyms, skipped)
+                     sent_spans, bm25, acronyms, skipped, sent_dense)
 
 
 def _checksums(folder: Path) -> dict[str, str]:
@@ -399,6 +404,7 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
 
     progress("building the indexes", 0.85)
     dense = make_faiss_index(vectors)
+    sent_dense = make_faiss_index(sent_vectors.reshape(-1, vectors.shape[1]))
     bm25 = BM25Index.build([f"{p.context}\n{p.text}" for p in passages])
     acronyms = extract_acronyms([d.text for d in docs])
 
@@ -412,6 +418,7 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
         "reused": len(passages) + len(texts) - new_p - new_s,
         "embedding_cache": {"from": found.source, "notes": found.notes},
         "faiss_index": type(dense).__name__,
+        "sentence_index": type(sent_dense).__name__,
         "versions": _versions(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 2),
@@ -421,16 +428,18 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
     # Only the vectors this build uses are kept, so the cache does not grow forever.
     used = {text_key(embedder.model_name, t) for t in [*map(embed_text, passages), *texts]}
     path = _write_version(cfg.index_dir, manifest, passages, docs, dense, vectors, sent_vectors,
-                          spans, bm25, acronyms, {k: cache[k] for k in used})
+                          spans, bm25, acronyms, {k: cache[k] for k in used},
+                          sent_dense=sent_dense)
     progress("ready", 1.0)
     return IndexData(path, manifest, passages, docs, dense, vectors, sent_vectors,
-                     np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped)
+                     np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped,
+                     sent_dense)
 
 
 def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
                    docs: list[Document], dense, vectors: np.ndarray, sent_vectors: np.ndarray,
                    spans: list, bm25: BM25Index, acronyms: dict,
-                   cache: dict[str, np.ndarray]) -> Path:
+                   cache: dict[str, np.ndarray], *, sent_dense) -> Path:
     import faiss
 
     try:
@@ -450,6 +459,7 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sentences.npy", sent_vectors)
+        faiss.write_index(sent_dense, str(tmp / "sentences.faiss"))
         (tmp / "sentences.json").write_text(json.dumps([list(s) for s in spans]))
         (tmp / "acronyms.json").write_text(json.dumps(acronyms, ensure_ascii=False, indent=1))
         bm25.save(tmp / "bm25")

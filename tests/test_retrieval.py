@@ -214,3 +214,56 @@ def test_hits_are_passages_of_the_index(assistant):
         assert h.passage.id in ids
         assert assistant.passage(h.passage.id) == h.passage
         assert -1.0 <= h.dense <= 1.0 and h.lexical >= 0.0
+
+
+# -- candidate retrieval (large corpora) equals exhaustive scoring ---------------
+
+@pytest.fixture(scope="module")
+def candidate_assistant(assistant):
+    """The session index served as if it were large: only candidates are scored."""
+    from dataclasses import replace as dc_replace
+
+    from assistant.api import Assistant
+
+    cfg = dc_replace(assistant.cfg, exhaustive_max=0)
+    a = Assistant(assistant.data, assistant.embedder, cfg)
+    assert not a.retriever._exhaustive()
+    return a
+
+
+def _same_hits(a, b):
+    return ([(h.passage.id, round(h.score, 9)) for h in a]
+            == [(h.passage.id, round(h.score, 9)) for h in b])
+
+
+def test_candidate_retrieval_equals_exhaustive_on_real_questions(
+        assistant, candidate_assistant, dev_questions, out_of_scope_questions):
+    # With exact (Flat) indexes scoring only the candidates must give the very
+    # ranking that scoring the whole corpus gives, as FAISS top-k equals brute force.
+    questions = [q["question"] for q in dev_questions] + list(out_of_scope_questions)
+    for question in questions:
+        full = assistant.retriever.retrieve(question, 10)
+        cand = candidate_assistant.retriever.retrieve(question, 10)
+        assert full.exhaustive and not cand.exhaustive
+        assert _same_hits(full.hits, cand.hits), question
+        for h in cand.hits:
+            i = assistant._index_of[h.passage.id]
+            assert float(cand.sentence[i]) == pytest.approx(float(full.sentence[i]), abs=1e-6)
+
+
+def test_candidate_path_answers_and_compares_like_the_exhaustive_one(
+        assistant, candidate_assistant, dev_questions):
+    for q in dev_questions[:12]:
+        a, b = assistant.ask(q["question"]), candidate_assistant.ask(q["question"])
+        assert (a.abstained, a.text) == (b.abstained, b.text), q["question"]
+    for topic in ("USMCA", "nearshoring", "China"):
+        a, b = assistant.compare(topic), candidate_assistant.compare(topic)
+        assert [r.section for r in a.rows] == [r.section for r in b.rows], topic
+
+
+def test_candidate_path_with_a_section_filter(assistant, candidate_assistant):
+    q = "What should the two governments do about fentanyl?"
+    full = assistant.retriever.retrieve(q, 5, section="Security and Public Health")
+    cand = candidate_assistant.retriever.retrieve(q, 5, section="Security and Public Health")
+    assert _same_hits(full.hits, cand.hits)
+    assert all(h.passage.section == "Security and Public Health" for h in cand.hits)

@@ -22,21 +22,33 @@ from assistant.errors import QueryError
 from assistant.index import IndexData
 from assistant.lexical import fold, words
 from assistant.retrieve.acronyms import expand_query
+from assistant.retrieve.candidates import SparseScores, top_stable
 from assistant.retrieve.fusion import rrf
 from assistant.types import Hit, Passage
+
+Scores = np.ndarray | SparseScores
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """Everything one query computed, so answer and compare need not redo it."""
+    """Everything one query computed, so answer and compare need not redo it.
+
+    ``dense``, ``sentence`` and ``sent_scores`` are full arrays on a small
+    corpus. On a large one only the candidate passages are scored (see
+    HybridRetriever), and they are ``SparseScores``: indexed the same way, for
+    every hit and every sentence of a hit, but not for passages no retriever
+    put forward. Read them by position (``r.sentence[i]``, ``r.sent_scores[rows]``)
+    rather than with whole-array operations.
+    """
 
     query: str  # as searched, after acronym expansion
     qvec: np.ndarray
     hits: tuple[Hit, ...]
-    dense: np.ndarray  # cosine of the query with every passage
-    sentence: np.ndarray  # best sentence cosine of every passage
-    sent_scores: np.ndarray  # cosine of the query with every sentence
+    dense: Scores  # cosine of the query with each scored passage
+    sentence: Scores  # best sentence cosine of each scored passage (-1: it has none)
+    sent_scores: Scores  # cosine of the query with each sentence of a scored passage
     lexical: np.ndarray  # BM25 of every passage
+    exhaustive: bool = True  # every passage was scored (False: the candidates only)
 
 
 def near_duplicate(a: Passage, b: Passage, va: np.ndarray, vb: np.ndarray) -> bool:
@@ -51,6 +63,26 @@ def near_duplicate(a: Passage, b: Passage, va: np.ndarray, vb: np.ndarray) -> bo
 
 
 class HybridRetriever:
+    """Fuse three rankings; score the whole corpus only while that is cheap.
+
+    Up to ``cfg.exhaustive_max`` sentences every passage and sentence is
+    scored against the query (a few milliseconds; the rankings are then exact
+    by construction). Above it, the cost of that grows with the corpus (about
+    125 ms of a 165 ms ask at 100k passages, benchmarks/RESULTS.md), so only
+    candidates are scored: the passages of FAISS's passage top-N, of the
+    sentence index's top-N sentences and of BM25's top-N. With exact (Flat)
+    indexes the three rankings are the same as the exhaustive ones: a passage
+    whose best sentence ranks in the exhaustive top-N has that sentence among
+    the sentence index's top hits, as long as those name more than N
+    passages, which the search makes sure of by looking deeper. With IVF
+    indexes (large corpora) they are as good as the indexes' recall.
+    """
+
+    # Sentences asked of the sentence index per passage wanted: a passage
+    # often has several sentences near a question, so more sentences than
+    # passages are needed to name enough distinct passages.
+    SENTENCES_PER_PASSAGE = 4
+
     def __init__(self, data: IndexData, embedder: Embedder, cfg: Config) -> None:
         self.data = data
         self.embedder = embedder
@@ -62,6 +94,15 @@ class HybridRetriever:
             for key in (*p.section_path, p.section, p.doc_id, p.doc_title):
                 self._section_keys.setdefault(_key(key), set()).add(i)
         self._all = np.ones(n, dtype=bool)
+        # The sentences of passage i are rows _sent_rows[_sent_start[i]:_sent_start[i + 1]].
+        # A build writes them in passage order; sort anyway rather than rely on it.
+        owner = np.asarray(self.sent_owner, dtype=np.int64)
+        if len(owner) > 1 and not np.all(owner[1:] >= owner[:-1]):
+            self._sent_rows = np.argsort(owner, kind="stable")
+        else:
+            self._sent_rows = np.arange(len(owner))
+        self._sent_start = np.searchsorted(owner[self._sent_rows], np.arange(n + 1))
+        self.sent_index = getattr(data, "sent_dense", None)  # FAISS over sentence vectors
 
     # -- filters -------------------------------------------------------------
     def sections(self) -> list[str]:
@@ -98,22 +139,14 @@ class HybridRetriever:
         mask = self.mask_for(section, doc)
         query = expand_query(question, data.acronyms)
         qvec = self.embedder.encode_query(query)
-
-        dense = data.vectors @ qvec if n else np.zeros(0, np.float32)
-        sent_scores = data.sent_vectors @ qvec if len(data.sent_vectors) else np.zeros(0)
-        sentence = np.full(n, -1.0, dtype=np.float32)
-        if len(sent_scores):
-            np.maximum.at(sentence, self.sent_owner, sent_scores.astype(np.float32))
-        lexical = data.bm25.scores(query)
-
         depth = min(n, max(self.cfg.candidates, k * 4))
-        dense_rank = self._dense_ranking(qvec, mask, depth)
-        allowed = np.flatnonzero(mask)
-        sent_rank = allowed[np.argsort(-sentence[allowed], kind="stable")][:depth]
-        lex_allowed = allowed[lexical[allowed] > 0]
-        lex_rank = lex_allowed[np.argsort(-lexical[lex_allowed], kind="stable")][:depth]
-        fused = rrf([dense_rank.tolist(), sent_rank.tolist(), lex_rank.tolist()],
-                    k=self.cfg.rrf_k)
+        if self._exhaustive():
+            dense, sentence, sent_scores, lexical, rankings = self._rank_all(
+                query, qvec, mask, depth)
+        else:
+            dense, sentence, sent_scores, lexical, rankings = self._rank_candidates(
+                query, qvec, mask, depth)
+        fused = rrf([r.tolist() for r in rankings], k=self.cfg.rrf_k)
 
         hits: list[Hit] = []
         for idx, score in fused:
@@ -124,7 +157,109 @@ class HybridRetriever:
             hits.append(Hit(p, float(score), float(dense[idx]), float(lexical[idx])))
             if len(hits) >= k:
                 break
-        return Retrieval(query, qvec, tuple(hits), dense, sentence, sent_scores, lexical)
+        return Retrieval(query, qvec, tuple(hits), dense, sentence, sent_scores, lexical,
+                         exhaustive=isinstance(sentence, np.ndarray))
+
+    def _exhaustive(self) -> bool:
+        """Score everything: the corpus is small, or there is no sentence index to ask."""
+        return self.sent_index is None or len(self.sent_owner) <= self.cfg.exhaustive_max
+
+    def _rank_all(self, query: str, qvec: np.ndarray, mask: np.ndarray, depth: int):
+        """Every passage and sentence scored; rankings by full sorts (small corpora)."""
+        data = self.data
+        n = len(data.passages)
+        dense = data.vectors @ qvec if n else np.zeros(0, np.float32)
+        sent_scores = data.sent_vectors @ qvec if len(data.sent_vectors) else np.zeros(0)
+        sentence = np.full(n, -1.0, dtype=np.float32)
+        if len(sent_scores):
+            np.maximum.at(sentence, self.sent_owner, sent_scores.astype(np.float32))
+        lexical = data.bm25.scores(query)
+
+        dense_rank = self._dense_ranking(qvec, mask, depth)
+        allowed = np.flatnonzero(mask)
+        sent_rank = allowed[np.argsort(-sentence[allowed], kind="stable")][:depth]
+        lex_allowed = allowed[lexical[allowed] > 0]
+        lex_rank = lex_allowed[np.argsort(-lexical[lex_allowed], kind="stable")][:depth]
+        return dense, sentence, sent_scores, lexical, (dense_rank, sent_rank, lex_rank)
+
+    def _rank_candidates(self, query: str, qvec: np.ndarray, mask: np.ndarray, depth: int):
+        """Only candidate passages scored; the same rankings as _rank_all with exact indexes."""
+        data = self.data
+        lexical = data.bm25.scores(query)
+        allowed = np.flatnonzero(mask) if not mask.all() else None
+        if allowed is not None and self._sentences_of(allowed) <= self.cfg.exhaustive_max:
+            # A filter leaves few passages: score them all, exactly and cheaply.
+            cand = allowed
+            dense_rank = None
+            sent_found = allowed
+        else:
+            dense_rank = self._dense_ranking(qvec, mask, depth)
+            sent_found = self._sentence_candidates(qvec, mask, depth)
+            cand = None
+        # BM25 scores every passage anyway (bm25s has no top-k score call);
+        # argpartition keeps its ranking O(n) rather than a full sort.
+        lex_ok = (lexical > 0) & mask
+        lex_ids = np.flatnonzero(lex_ok)
+        lex_rank = top_stable(lex_ids, lexical[lex_ids], depth)
+        if cand is None:
+            cand = np.union1d(np.union1d(dense_rank, sent_found), lex_rank)
+        cand = cand.astype(np.int64)
+
+        dense_c = data.vectors[cand] @ qvec
+        rows, which = self._rows_of(cand)
+        sent_c = data.sent_vectors[rows] @ qvec
+        best = np.full(len(cand), -1.0, dtype=np.float32)
+        if len(rows):
+            np.maximum.at(best, which, sent_c.astype(np.float32))
+        if dense_rank is None:
+            dense_rank = top_stable(cand, dense_c, depth)
+        # Every allowed passage whose best sentence could rank in the top depth is
+        # in cand (see the class docstring), so ranking cand ranks the corpus.
+        sent_rank = top_stable(cand, best, depth)
+        n = len(data.passages)
+        return (SparseScores(cand, dense_c, n), SparseScores(cand, best, n),
+                SparseScores(rows, sent_c, len(self.sent_owner)), lexical,
+                (dense_rank, sent_rank, lex_rank))
+
+    def _sentence_candidates(self, qvec: np.ndarray, mask: np.ndarray, depth: int
+                             ) -> np.ndarray:
+        """Allowed passages owning the sentence index's best sentences: more than depth of them.
+
+        Sorted by descending sentence score, the first time a passage appears
+        is its best sentence; so once the hits name more than depth passages,
+        the top depth by best sentence are among them. Looks deeper (4x) until
+        they do, the index has no more to give, or a filter hides too much.
+        """
+        index = self.sent_index
+        total = int(index.ntotal)
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        want = depth * self.SENTENCES_PER_PASSAGE * (1 if mask.all() else 8)
+        q = qvec.reshape(1, -1).astype(np.float32)
+        while True:
+            want = min(total, want)
+            _, ids = index.search(q, want)
+            ids = ids[0]
+            ids = ids[ids >= 0]
+            owners = self.sent_owner[ids]
+            owners = np.unique(owners[mask[owners]])
+            # An IVF index returns fewer than asked once its probed lists run out.
+            if len(owners) > depth or want >= total or len(ids) < want:
+                return owners
+            want *= 4
+
+    def _sentences_of(self, passages: np.ndarray) -> int:
+        return int(np.sum(self._sent_start[passages + 1] - self._sent_start[passages]))
+
+    def _rows_of(self, passages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence rows of the given passages, and for each row the position of its passage."""
+        lo = self._sent_start[passages]
+        lens = self._sent_start[passages + 1] - lo
+        total = int(lens.sum())
+        # One arange shifted per passage: lo[j] + 0..lens[j]-1, without a Python loop.
+        shift = np.repeat(lo - (np.cumsum(lens) - lens), lens)
+        rows = self._sent_rows[shift + np.arange(total)]
+        return rows, np.repeat(np.arange(len(passages)), lens)
 
     def search(self, question: str, k: int, section: str | None = None,
                doc: str | None = None) -> list[Hit]:

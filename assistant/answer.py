@@ -118,7 +118,12 @@ def coverage(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
 
 def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int]
              ) -> Evidence:
-    support = max((float(r.sentence[index_of[h.passage.id]]) for h in r.hits), default=-1.0)
+    # A member list supports only a question about people: its lines carry
+    # their group's name, so they sit near any question on that group's topic
+    # without answering it (and compose would not show them for one).
+    people = asks_about_people(question, data)
+    support = max((float(r.sentence[index_of[h.passage.id]]) for h in r.hits
+                   if people or h.passage.kind != PEOPLE), default=-1.0)
     wants = bool(_QUANTITY.search(question))
     # The figure must be in what the answer would show, so the sentences are
     # chosen as compose chooses them (meaning plus the question's rare words),

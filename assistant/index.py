@@ -39,9 +39,9 @@ from assistant.errors import AssistantError, IndexError_
 from assistant.lexical import BM25Index
 from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_corpus
 from assistant.retrieve.acronyms import extract_acronyms
-from assistant.types import Block, Document, Passage, Person, Section
+from assistant.types import PEOPLE, Block, Document, Passage, Person, Section
 
-FORMAT_VERSION = 5  # 4: Spanish and question stop words in BM25; 5: sentences.faiss
+FORMAT_VERSION = 6  # 4: BM25 stop words; 5: sentences.faiss; 6: member lines with their list
 Progress = Callable[[str, float], None]
 log = logging.getLogger("assistant")
 
@@ -53,6 +53,17 @@ def _quiet(stage: str, fraction: float) -> None:
 def embed_text(p: Passage) -> str:
     """What the model sees for a passage: where it sits, then its words."""
     return f"{p.context}\n{p.text}" if p.context else p.text
+
+
+def sentence_embed_text(p: Passage, sentence: str) -> str:
+    """What the model sees for one sentence of a passage.
+
+    A line of a member list ("Samantha Gross, Brookings Institution") says
+    nothing of the group it belongs to, so alone its vector cannot tell the
+    energy group's Brookings member from the security group's; it is embedded
+    with its list's place in the report. Prose sentences stand alone.
+    """
+    return f"{p.context}: {sentence}" if p.kind == PEOPLE and p.context else sentence
 
 
 # --- FAISS ------------------------------------------------------------------
@@ -398,7 +409,7 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
     for i, p in enumerate(passages):
         for s, e in sentence_spans(p.text):
             spans.append((i, s, e))
-            texts.append(p.text[s:e])
+            texts.append(sentence_embed_text(p, p.text[s:e]))
     progress("embedding sentences", 0.55)
     sent_vectors, new_s = embed_cached(embedder, texts, cache, show_bar)
 

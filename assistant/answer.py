@@ -262,6 +262,8 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
     if ev.coverage >= cfg.answer_coverage and not ev.unknown_names:
         return False, ""
     if ev.support < cfg.abstain_dense:
+        if ev.support <= -1.0:  # evidence() found no sentence it may count
+            return True, "the only passages near the question are lists of participants"
         return True, ("no passage is close to the question "
                       f"(best sentence similarity {ev.support:.2f})")
     if ev.unknown_names and ev.support < cfg.abstain_names:

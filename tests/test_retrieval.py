@@ -94,6 +94,21 @@ def test_people_are_findable(assistant):
                and p.section == "Energy and Sustainability" for p in people)
 
 
+@pytest.mark.parametrize("question,member,group", [
+    ("Who from Brookings was in the energy group?", "Samantha Gross", "Energy and Sustainability"),
+    ("Which Brookings scholar sat in the security and public health group?",
+     "Vanda Felbab-Brown", "Security and Public Health"),
+])
+def test_a_member_is_answered_from_the_group_asked_about(assistant, question, member, group):
+    # Both groups list someone from Brookings: the answer must name the one in
+    # the group the question names, and cite that group's list.
+    ans = assistant.ask(question)
+    assert not ans.abstained
+    first = ans.text.split("[")[0]
+    assert member in first, ans.text
+    assert any(member in h.passage.text and h.passage.section == group for h in ans.citations)
+
+
 # --- acronyms -------------------------------------------------------------------------
 
 def test_acronyms_are_extracted_from_the_report(assistant):

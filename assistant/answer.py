@@ -12,8 +12,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from assistant.config import Config
 from assistant.index import IndexData
 from assistant.lexical import BM25Index, fold, tokenize
@@ -66,6 +64,11 @@ _ABOUT_PEOPLE = re.compile(
     r"panelistas?|expertos?|afiliaci[oó]n|instituci[oó]n(?:es)?|organizaci[oó]n(?:es)?|"
     r"universidad(?:es)?)\b", re.I)
 _WORD = re.compile(r"[\w'’-]+")
+# Words of affiliations that name no one institution in particular.
+_COMMON_AFFILIATION = frozenset(("University", "Universidad", "Institute", "Instituto",
+                                 "Center", "Centre", "Mexico", "México", "Mexican", "American",
+                                 "Americas", "California", "School", "Policy", "Global",
+                                 "Foundation", "Group", "National", "Council", "Senator"))
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dic
         if hit.passage.kind == PEOPLE and not member_lists:
             continue
         pi = index_of[hit.passage.id]
-        for row in np.flatnonzero(spans[:, 0] == pi) if len(spans) else []:
+        for row in r.sentence_rows(pi):
             s, e = int(spans[row, 1]), int(spans[row, 2])
             text = hit.passage.text[s:e]
             if _is_label(text):
@@ -220,13 +223,18 @@ def _continuations(question: str, chosen: list[tuple[float, int, int, int]],
 
 
 def asks_about_people(question: str, data: IndexData) -> bool:
-    """Whether the question asks who took part, or names someone the member lists name."""
+    """Whether the question asks who took part, or names someone the member lists name.
+
+    Naming a listed person, or an institution only the member lists mention
+    as an affiliation ("Brookings"), is asking about people too.
+    """
     if _ABOUT_PEOPLE.search(question):
         return True
     words = set(_WORD.findall(question))
-    # A listed person's name (four letters or more, capitalised, so "Gross" and not "gross").
-    return any(w in words for d in data.documents for p in d.people for w in p.name.split()
-               if len(w) >= 4 and w[0].isupper())
+    # Four letters or more, capitalised, so "Gross" and not "gross".
+    return any(w in words for d in data.documents for p in d.people
+               for w in f"{p.name} {p.affiliation}".split()
+               if len(w) >= 4 and w[0].isupper() and w not in _COMMON_AFFILIATION)
 
 
 def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:

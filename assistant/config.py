@@ -32,8 +32,10 @@ class Config:
     k: int = 5
     candidates: int = 40  # per-retriever depth before fusion
     # Up to this many sentences retrieval scores every passage and sentence for
-    # each query; above it only candidates (see retrieve/hybrid.py).
-    exhaustive_max: int = 20_000
+    # each query; above it only candidates (see retrieve/hybrid.py). Up to
+    # index.FLAT_MAX the sentence index is a flat scan, which costs as much as
+    # scoring everything (benchmarks/RESULTS.md), so candidates pay only beyond.
+    exhaustive_max: int = 50_000
     rrf_k: int = 60
     # Abstention thresholds, calibrated by `python -m assistant calibrate`
     # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.

@@ -67,3 +67,48 @@ def test_inputs_are_not_modified():
     rankings = [[3, 1], [1, 2]]
     rrf(rankings)
     assert rankings == [[3, 1], [1, 2]]
+
+
+# -- candidate retrieval's pieces: exact top-k without a full sort, sparse scores --------
+
+def test_top_stable_equals_a_stable_full_sort():
+    import numpy as np
+
+    from assistant.retrieve.candidates import top_stable
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(0, 60))
+        # Few distinct values, so ties straddle the cut-off often.
+        scores = rng.integers(0, 6, n).astype(np.float32) / 5
+        ids = np.sort(rng.choice(1000, n, replace=False))
+        for depth in (0, 1, 3, 10, 59, 100):
+            want = ids[np.argsort(-scores, kind="stable")][:depth]
+            assert top_stable(ids, scores, depth).tolist() == want.tolist(), (trial, depth)
+
+
+def test_sparse_scores_index_like_the_full_array():
+    import numpy as np
+
+    from assistant.retrieve.candidates import SparseScores
+
+    full = np.linspace(-1, 1, 20, dtype=np.float32)
+    ids = np.array([17, 2, 9, 3])
+    s = SparseScores(ids, full[ids], 20)
+    assert len(s) == 20
+    assert s[9] == full[9] and s[np.int64(2)] == full[2] and s[-3] == full[17]
+    assert s[np.array([3, 17, 3])].tolist() == full[[3, 17, 3]].tolist()
+    assert s[[]].shape == (0,)
+    assert 9 in s and 4 not in s and s.get(4) is None
+    with pytest.raises(KeyError, match="4"):
+        s[4]
+    with pytest.raises(KeyError):
+        s[np.array([2, 5])]
+    dense = s.to_dense(fill=-9.0)
+    assert dense[ids].tolist() == full[ids].tolist() and dense[0] == -9.0
+    with pytest.raises(KeyError):
+        SparseScores(np.zeros(0, int), np.zeros(0, np.float32), 5)[0]
+    with pytest.raises(ValueError):
+        SparseScores(np.array([1, 1]), np.zeros(2), 5)
+    with pytest.raises(ValueError):
+        SparseScores(np.array([5]), np.zeros(1), 5)

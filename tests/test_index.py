@@ -87,6 +87,11 @@ def test_round_trip_gives_back_the_same_index(assistant, engine_config, embedder
     assert np.array_equal(data.sent_spans, built.sent_spans)
     assert data.acronyms == built.acronyms
     assert data.dense.ntotal == built.dense.ntotal == len(built.passages)
+    # The sentence index is saved with the version and read back with it.
+    assert data.sent_dense.ntotal == built.sent_dense.ntotal == len(built.sent_vectors)
+    assert type(data.sent_dense) is type(built.sent_dense)
+    assert data.manifest["sentence_index"] == type(built.sent_dense).__name__
+    assert "sentences.faiss" in data.manifest["checksums"]
     for q in QUERIES:
         assert np.allclose(data.bm25.scores(q), built.bm25.scores(q))
     loaded = Assistant(data, embedder, engine_config)
@@ -120,6 +125,20 @@ def test_faiss_top_k_equals_brute_force(assistant, embedder):
         assert np.allclose(got_scores, brute[best], atol=1e-5)
         assert np.allclose(brute[got_ids], got_scores, atol=1e-5)
         assert len(set(got_ids.tolist())) == k
+
+
+def test_sentence_index_top_k_equals_brute_force(assistant, embedder):
+    data = assistant.data
+    vectors = data.sent_vectors
+    assert np.allclose(data.sent_dense.reconstruct_n(0, data.sent_dense.ntotal), vectors)
+    queries = np.vstack([embedder.encode(QUERIES), vectors[::37]])
+    k = 40
+    scores, ids = data.sent_dense.search(queries.astype(np.float32), k)
+    for q, got_ids, got_scores in zip(queries, ids, scores, strict=True):
+        brute = vectors @ q
+        best = np.argsort(-brute, kind="stable")[:k]
+        assert np.allclose(got_scores, brute[best], atol=1e-5)
+        assert np.allclose(brute[got_ids], got_scores, atol=1e-5)
 
 
 # --- staleness ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ import re
 import shutil
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from assistant.api import Assistant
@@ -232,18 +233,28 @@ def test_hits_are_passages_of_the_index(assistant):
 
 
 # -- candidate retrieval (large corpora) equals exhaustive scoring ---------------
+#
+# Above Config.exhaustive_max sentences retrieve() scores only the candidates of
+# the passage index, the sentence index and BM25. With exact (Flat) indexes that
+# must give the very rankings that scoring the whole corpus gives, as FAISS's
+# top-k equals brute force; forcing the candidate path on the real report (a
+# threshold of 0) checks it on real questions.
+
+def _serving(assistant, **changes) -> Assistant:
+    return Assistant(assistant.data, assistant.embedder, replace(assistant.cfg, **changes))
+
 
 @pytest.fixture(scope="module")
 def candidate_assistant(assistant):
     """The session index served as if it were large: only candidates are scored."""
-    from dataclasses import replace as dc_replace
-
-    from assistant.api import Assistant
-
-    cfg = dc_replace(assistant.cfg, exhaustive_max=0)
-    a = Assistant(assistant.data, assistant.embedder, cfg)
-    assert not a.retriever._exhaustive()
+    a = _serving(assistant, exhaustive_max=0)
+    assert not a.retriever._exhaustive() and assistant.retriever._exhaustive()
     return a
+
+
+@pytest.fixture(scope="module")
+def real_questions(dev_questions, out_of_scope_questions) -> list[str]:
+    return [q["question"] for q in dev_questions] + list(out_of_scope_questions)
 
 
 def _same_hits(a, b):
@@ -251,34 +262,84 @@ def _same_hits(a, b):
             == [(h.passage.id, round(h.score, 9)) for h in b])
 
 
+def _assert_same_retrieval(assistant, full, cand, label):
+    """Same hits in the same order with the same scores, and the same sentence scores."""
+    assert full.exhaustive and not cand.exhaustive
+    assert _same_hits(full.hits, cand.hits), label
+    for hf, hc in zip(full.hits, cand.hits, strict=True):
+        assert hc.dense == pytest.approx(hf.dense, abs=1e-6)
+        assert hc.lexical == hf.lexical
+        i = assistant._index_of[hc.passage.id]
+        assert float(cand.sentence[i]) == pytest.approx(float(full.sentence[i]), abs=1e-6)
+        rows = cand.sentence_rows(i)
+        assert np.array_equal(rows, np.flatnonzero(assistant.data.sent_spans[:, 0] == i))
+        assert np.allclose(cand.sent_scores[rows], full.sent_scores[rows], atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [5, 10, 30])  # 30: the depth compare retrieves at
 def test_candidate_retrieval_equals_exhaustive_on_real_questions(
-        assistant, candidate_assistant, dev_questions, out_of_scope_questions):
-    # With exact (Flat) indexes scoring only the candidates must give the very
-    # ranking that scoring the whole corpus gives, as FAISS top-k equals brute force.
-    questions = [q["question"] for q in dev_questions] + list(out_of_scope_questions)
-    for question in questions:
-        full = assistant.retriever.retrieve(question, 10)
-        cand = candidate_assistant.retriever.retrieve(question, 10)
-        assert full.exhaustive and not cand.exhaustive
-        assert _same_hits(full.hits, cand.hits), question
-        for h in cand.hits:
-            i = assistant._index_of[h.passage.id]
-            assert float(cand.sentence[i]) == pytest.approx(float(full.sentence[i]), abs=1e-6)
+        assistant, candidate_assistant, real_questions, k):
+    for question in real_questions:
+        full = assistant.retriever.retrieve(question, k)
+        cand = candidate_assistant.retriever.retrieve(question, k)
+        _assert_same_retrieval(assistant, full, cand, question)
 
 
 def test_candidate_path_answers_and_compares_like_the_exhaustive_one(
-        assistant, candidate_assistant, dev_questions):
-    for q in dev_questions[:12]:
-        a, b = assistant.ask(q["question"]), candidate_assistant.ask(q["question"])
-        assert (a.abstained, a.text) == (b.abstained, b.text), q["question"]
-    for topic in ("USMCA", "nearshoring", "China"):
+        assistant, candidate_assistant, real_questions, dev_questions):
+    for q in real_questions:
+        a, b = assistant.ask(q), candidate_assistant.ask(q)
+        assert (a.abstained, a.text, a.reason) == (b.abstained, b.text, b.reason), q
+    topics = [q["question"] for q in dev_questions if q["kind"] == "compare"]
+    for topic in [*topics, "USMCA", "nearshoring", "China"]:
         a, b = assistant.compare(topic), candidate_assistant.compare(topic)
-        assert [r.section for r in a.rows] == [r.section for r in b.rows], topic
+        assert [[h.passage.id for h in r.hits] for r in a.rows] == [
+            [h.passage.id for h in r.hits] for r in b.rows], topic
 
 
-def test_candidate_path_with_a_section_filter(assistant, candidate_assistant):
-    q = "What should the two governments do about fentanyl?"
-    full = assistant.retriever.retrieve(q, 5, section="Security and Public Health")
-    cand = candidate_assistant.retriever.retrieve(q, 5, section="Security and Public Health")
-    assert _same_hits(full.hits, cand.hits)
-    assert all(h.passage.section == "Security and Public Health" for h in cand.hits)
+@pytest.mark.parametrize("threshold", [0, 200], ids=["sentence-index", "score-the-section"])
+def test_candidate_path_with_a_section_filter(assistant, threshold):
+    # 0: the filtered search goes through the sentence index; 200 (more sentences
+    # than the section has, fewer than the report): the section is scored whole.
+    a = _serving(assistant, exhaustive_max=threshold)
+    section = "Security and Public Health"
+    in_section = np.flatnonzero(assistant.retriever.mask_for(section))
+    assert (a.retriever._sentences_of(in_section) <= threshold) == (threshold > 0)
+    for q in ("What should the two governments do about fentanyl?", "trust between police",
+              "nearshoring"):
+        full = assistant.retriever.retrieve(q, 5, section=section)
+        cand = a.retriever.retrieve(q, 5, section=section)
+        _assert_same_retrieval(assistant, full, cand, q)
+        assert all(section in h.passage.section_path for h in cand.hits)
+
+
+def test_candidate_scores_hold_only_candidates(assistant, candidate_assistant):
+    r = candidate_assistant.retriever.retrieve("How many Russians cross the border weekly?", 5)
+    scored = set(r.sentence.ids.tolist())
+    assert {assistant._index_of[h.passage.id] for h in r.hits} <= scored
+    missing = next(i for i in range(len(assistant.passages)) if i not in scored)
+    with pytest.raises(KeyError, match="candidates"):
+        r.sentence[missing]  # never a made-up score for a passage nobody put forward
+    assert len(r.sent_scores.ids) == sum(len(r.sentence_rows(i)) for i in scored)
+
+
+def test_an_ivf_sentence_index_probing_every_list_gives_the_same_hits(
+        assistant, real_questions):
+    """The code path of large corpora (IVF: results padded with -1, lists probed)."""
+    import faiss
+
+    vecs = np.ascontiguousarray(assistant.data.sent_vectors, dtype=np.float32)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(vecs.shape[1]), vecs.shape[1], 8,
+                             faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vecs)
+    ivf.add(vecs)
+    ivf.nprobe = 8  # every list: exact
+    data = replace(assistant.data, sent_dense=ivf)
+    a = Assistant(data, assistant.embedder, replace(assistant.cfg, exhaustive_max=0))
+    for q in real_questions[:20]:
+        _assert_same_retrieval(assistant, assistant.retriever.retrieve(q, 10),
+                               a.retriever.retrieve(q, 10), q)
+    ivf.nprobe = 1  # approximate: still hits of the index, each once
+    for q in real_questions[:20]:
+        hits = a.search(q, k=10)
+        assert len(hits) == 10 and len({h.passage.id for h in hits}) == 10

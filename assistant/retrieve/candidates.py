@@ -46,6 +46,8 @@ class SparseScores:
         return self.size
 
     def _positions(self, key: np.ndarray) -> np.ndarray:
+        if key.size == 0:
+            key = key.astype(np.int64)  # an empty list selects nothing, as in NumPy
         if key.dtype.kind not in "iu":
             raise TypeError(f"scores are indexed by integer positions, not {key.dtype}")
         key = np.where(key < 0, key + self.size, key)

@@ -12,7 +12,7 @@ Three views of relevance vote:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +49,19 @@ class Retrieval:
     sent_scores: Scores  # cosine of the query with each sentence of a scored passage
     lexical: np.ndarray  # BM25 of every passage
     exhaustive: bool = True  # every passage was scored (False: the candidates only)
+    # (start, rows): passage i's sentences are rows[start[i]:start[i + 1]]; see sentence_rows
+    sent_layout: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def sentence_rows(self, passage: int) -> np.ndarray:
+        """Rows of sent_spans / sent_scores holding the sentences of one passage, in order.
+
+        A lookup, not a scan of every sentence (``spans[:, 0] == i`` costs
+        O(corpus) per passage, which at a million passages is most of an ask).
+        """
+        if self.sent_layout is None:
+            raise ValueError("this Retrieval was made without its sentence layout")
+        start, rows = self.sent_layout
+        return rows[start[passage]:start[passage + 1]]
 
 
 def near_duplicate(a: Passage, b: Passage, va: np.ndarray, vb: np.ndarray) -> bool:
@@ -102,7 +115,11 @@ class HybridRetriever:
         else:
             self._sent_rows = np.arange(len(owner))
         self._sent_start = np.searchsorted(owner[self._sent_rows], np.arange(n + 1))
-        self.sent_index = getattr(data, "sent_dense", None)  # FAISS over sentence vectors
+
+    @property
+    def sent_index(self):
+        """FAISS over the sentence vectors (None in an IndexData made without one)."""
+        return getattr(self.data, "sent_dense", None)
 
     # -- filters -------------------------------------------------------------
     def sections(self) -> list[str]:
@@ -158,7 +175,8 @@ class HybridRetriever:
             if len(hits) >= k:
                 break
         return Retrieval(query, qvec, tuple(hits), dense, sentence, sent_scores, lexical,
-                         exhaustive=isinstance(sentence, np.ndarray))
+                         exhaustive=isinstance(sentence, np.ndarray),
+                         sent_layout=(self._sent_start, self._sent_rows))
 
     def _exhaustive(self) -> bool:
         """Score everything: the corpus is small, or there is no sentence index to ask."""

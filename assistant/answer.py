@@ -64,6 +64,8 @@ _ABOUT_PEOPLE = re.compile(
     r"panelistas?|expertos?|afiliaci[oó]n|instituci[oó]n(?:es)?|organizaci[oó]n(?:es)?|"
     r"universidad(?:es)?)\b", re.I)
 _WORD = re.compile(r"[\w'’-]+")
+ONLY_MEMBER_LISTS = ("the closest passages only list forum members, and the question is not "
+                     "about people")
 # Words of affiliations that name no one institution in particular.
 _COMMON_AFFILIATION = frozenset(("University", "Universidad", "Institute", "Instituto",
                                  "Center", "Centre", "Mexico", "México", "Mexican", "American",
@@ -271,7 +273,7 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
         return False, ""
     if ev.support < cfg.abstain_dense:
         if ev.support <= -1.0:  # evidence() found no sentence it may count
-            return True, "the only passages near the question are lists of participants"
+            return True, ONLY_MEMBER_LISTS
         return True, ("no passage is close to the question "
                       f"(best sentence similarity {ev.support:.2f})")
     if ev.unknown_names and ev.support < cfg.abstain_names:
@@ -310,8 +312,7 @@ def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
         topic = question.strip().rstrip("?.!")
         text = (f"The report does not appear to address this: “{topic}”. The closest "
                 "passages are shown below as near matches, not as an answer.")
-        why = ("the closest passages only list forum members, and the question is not about "
-               "people" if not people and any(h.passage.kind == PEOPLE for h in hits)
+        why = (ONLY_MEMBER_LISTS if not people and any(h.passage.kind == PEOPLE for h in hits)
                else "none of the closest passages has a sentence that answers it")
         return Answer(question, text, (), hits, True, _join(why, note), r.query)
     chosen.sort(key=lambda c: (c[1], c[2]))

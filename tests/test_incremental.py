@@ -23,7 +23,14 @@ from docgen import sample_markdown, sample_pages, write_pdf
 
 from assistant.api import Assistant
 from assistant.config import Config
-from assistant.index import IndexData, build_index, embed_text, load_index, staleness
+from assistant.index import (
+    IndexData,
+    build_index,
+    embed_text,
+    load_index,
+    sentence_embed_text,
+    staleness,
+)
 from assistant.library import add_document, remove_document
 from assistant.types import FOOTNOTE
 
@@ -39,7 +46,8 @@ QUERIES = [
 def texts_of(data: IndexData) -> set[str]:
     """Every text the build embedded: passages as the model sees them, and sentences."""
     out = {embed_text(p) for p in data.passages}
-    out |= {data.passages[i].text[s:e] for i, s, e in data.sent_spans.tolist()}
+    out |= {sentence_embed_text(data.passages[i], data.passages[i].text[s:e])
+            for i, s, e in data.sent_spans.tolist()}
     return out
 
 

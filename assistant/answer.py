@@ -169,6 +169,16 @@ def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dic
             score = float(r.sent_scores[row]) + 0.15 * overlap - 0.01 * (n_hit - 1)
             cands.append((score, n_hit, s, e))
     cands.sort(key=lambda c: -c[0])
+    # A sentence said twice (a repeated paragraph, a pull quote and its source)
+    # is brought forward once, at its best place.
+    seen: set[str] = set()
+    unique = []
+    for c in cands:
+        key = " ".join(r.hits[c[1] - 1].passage.text[c[2]:c[3]].split()).lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    cands = unique
     if not cands:
         return []
     best = cands[0][0]

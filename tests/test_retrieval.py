@@ -222,6 +222,12 @@ def test_repeated_text_is_returned_once(assistant, index_copy, tmp_path, normali
         texts = [normalise(h.passage.text) for h in hits]
         assert texts.count(normalise(original.text)) == 1, q
         assert len(set(texts)) == len(texts)
+    # Within one passage too: a sentence repeated word for word is brought forward once.
+    sentence = "A binational drought plan would set triggers for reduced deliveries."
+    (corpus / "drought-note.txt").write_text((sentence + " ") * 4 + "\n", encoding="utf-8")
+    a = Assistant.load(replace(index_copy, corpus_dir=corpus), progress=lambda *_: None)
+    ans = a.ask("What would a binational drought plan set?")
+    assert not ans.abstained and ans.text.count(sentence) == 1, ans.text
 
 
 def test_hits_are_passages_of_the_index(assistant):

@@ -1,7 +1,8 @@
 """Run the benchmark suite: `python -m benchmarks.run [--quick] [--only PART ...]`.
 
 Prints every table and writes them, with the machine and date, to
-benchmarks/RESULTS.md (or --out). Parts: quality, speed, scale.
+benchmarks/RESULTS.md (or --out). Parts: quality, speed, scale, engine (the
+whole engine at scale alone, without the index sweeps of scale).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import Table, machine, set_threads
 
-PARTS = ("quality", "speed", "scale")
+PARTS = ("quality", "speed", "scale", "engine")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", action="store_true",
                     help="note in the results that other work shared the machine during the run")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    ap.add_argument("--append", action="store_true",
+                    help="add this run to --out as a section of its own instead of replacing "
+                         "the file (for a partial run that would drop the other tables)")
     args = ap.parse_args(argv)
 
     set_threads(args.threads)
@@ -65,12 +69,19 @@ def main(argv: list[str] | None = None) -> int:
                 cold, mem = speed.cold_start(fx, 1 if args.quick else 3)
                 emit(cold)
                 emit(mem)
+        sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
         if "scale" in args.only:
             from benchmarks import scale
 
-            sizes = args.sizes or ([10_000, 100_000] if args.quick
-                                   else [10_000, 100_000, 1_000_000])
             for t in scale.run(sizes, args.quick, assistant, fx.questions, fx.cfg):
+                emit(t)
+        if "engine" in args.only and "scale" not in args.only:
+            from benchmarks import scale
+
+            # Sentence vectors on disk in the temporary folder: at a million
+            # passages they would take 6 GB of RAM besides the sentence index.
+            for t in scale.run(sizes, args.quick, assistant, fx.questions, fx.cfg,
+                               engine_max=max(sizes), sweep=False, workdir=Path(tmp)):
                 emit(t)
 
     minutes = (time.perf_counter() - t_start) / 60
@@ -78,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     info["machine shared with other work"] = "yes" if args.shared else "not declared"
     info["run"] = (f"python -m benchmarks.run {' '.join(sys.argv[1:] if argv is None else argv)}"
                    f" — {minutes:.1f} min")
-    write(args.out, info, tables)
+    if args.append and args.out.exists():
+        append(args.out, info, tables)
+    else:
+        write(args.out, info, tables)
     print(f"wrote {args.out}")
     return 0
 
@@ -91,6 +105,18 @@ def write(path: Path, info: dict[str, str], tables: list[Table]) -> None:
     lines.append("")
     lines += [t.markdown() for t in tables]
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def append(path: Path, info: dict[str, str], tables: list[Table]) -> None:
+    """Add a run below what the file holds, under a heading of its own with its machine info."""
+    lines = ["", f"## Partial run of {info['date']}: {info['run'].split(' — ')[0]}", "",
+             "Added by `--append`; the sections above come from the run described at the top "
+             "of this file.", ""]
+    lines += [f"- **{k}**: {v}" for k, v in info.items()]
+    lines.append("")
+    lines += [t.markdown() for t in tables]
+    text = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    path.write_text(text + "\n".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":

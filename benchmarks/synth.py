@@ -56,10 +56,16 @@ class Generator:
         nb = np.argsort(-sims, axis=1)[:, :n_neighbours]
         return cls(a, chol, nb)
 
-    def sample(self, n: int, seed: int = 0, batch: int = 100_000) -> np.ndarray:
-        """``n`` unit vectors, float32, generated in batches to bound memory."""
+    def sample(self, n: int, seed: int = 0, batch: int = 100_000,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """``n`` unit vectors, float32, generated in batches to bound memory.
+
+        ``out`` (n x dim float32, e.g. a memory-mapped .npy) receives them
+        instead of a new array; the vectors are the same for the same seed.
+        """
         rng = np.random.default_rng(seed)
-        out = np.empty((n, self.anchors.shape[1]), dtype=np.float32)
+        if out is None:
+            out = np.empty((n, self.anchors.shape[1]), dtype=np.float32)
         for lo in range(0, n, batch):
             out[lo:lo + batch] = self._batch(min(batch, n - lo), rng)
         return out

@@ -92,7 +92,10 @@ class HybridRetriever:
     whose best sentence ranks in the exhaustive top-N has that sentence among
     the sentence index's top hits, as long as those name more than N
     passages, which the search makes sure of by looking deeper. With IVF
-    indexes (large corpora) they are as good as the indexes' recall.
+    indexes (large corpora) they are as good as the indexes' recall. On
+    synthetic corpora an ask took 36 ms at 100k passages and 49 ms at 1M this
+    way, against 143 ms and 1.1 s scoring everything; the top 5 was the same
+    for every question at 100k and for 66 of 70 at 1M (benchmarks/README.md).
     """
 
     # Sentences asked of the sentence index per passage wanted: a passage

@@ -20,7 +20,14 @@ from assistant.compare import GROUPINGS, compare_sections
 from assistant.config import Config
 from assistant.embed import Embedder
 from assistant.errors import AssistantError, IndexError_, QueryError
-from assistant.index import IndexData, Progress, build_index, load_index, staleness
+from assistant.index import (
+    IndexData,
+    Progress,
+    build_index,
+    build_lock,
+    load_index,
+    staleness,
+)
 from assistant.lexical import tokenize
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.types import Answer, Comparison, Document, Hit, Passage, Section
@@ -110,6 +117,22 @@ def _stderr_progress(stage: str, fraction: float) -> None:
     print(f"[{fraction:4.0%}] {stage}", file=sys.stderr, flush=True)
 
 
+def _rebuild(cfg: Config, embedder: Embedder, progress: Progress) -> IndexData:
+    """Build the index, unless another process built a usable one while this one waited.
+
+    Several ``ask`` runs finding the same stale index would otherwise each
+    rebuild it in turn behind the build lock.
+    """
+    with build_lock(cfg.index_dir):
+        try:
+            data = load_index(cfg)
+            if staleness(data.manifest, cfg) is None:
+                return data
+        except IndexError_:
+            pass
+        return build_index(cfg, embedder, progress)
+
+
 class Assistant:
     def __init__(self, data: IndexData, embedder: Embedder, cfg: Config) -> None:
         self.cfg = cfg
@@ -150,7 +173,7 @@ class Assistant:
         log.warning("rebuilding the index: %s", problem)
         progress(f"rebuilding the index: {problem}", 0.0)
         try:
-            data = build_index(cfg, embedder, progress)
+            data = _rebuild(cfg, embedder, progress)
         except (AssistantError, OSError) as exc:  # OSError: the folder turned read-only mid-write
             # Say both what was wrong with the index and why it could not be
             # rebuilt: either alone leaves the reader guessing what to fix.

@@ -194,9 +194,13 @@ def _refresh(cfg: Config, args: argparse.Namespace, done: str) -> dict[str, Any]
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise AssistantError(f"{done}, but the index could not be updated: {why}; "
                              "fix that and run `python -m assistant build`") from exc
+    return _index_report(data, time.perf_counter() - t0)
+
+
+def _index_report(data, seconds: float) -> dict[str, Any]:
     m = data.manifest
     embedded = int(m["newly_embedded"])
-    return {"seconds": round(time.perf_counter() - t0, 2), "build_seconds": m["build_seconds"],
+    return {"seconds": round(seconds, 2), "build_seconds": m["build_seconds"],
             "embedded": embedded,
             # Every passage and sentence is embedded once; what was not new was reused.
             "reused": int(m.get("reused", m["passages"] + m["sentences"] - embedded)),
@@ -222,18 +226,26 @@ def _count(n: int | None, noun: str) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from assistant.library import add_documents, list_documents
+    import time
+
+    from assistant.library import add_and_index, list_documents
 
     cfg = _config(args)
+    t0 = time.perf_counter()
     # Paths stay as given (undecodable bytes included) so such a file still opens;
     # only what is printed back is made printable.
-    results = add_documents(cfg, [Path(p) for p in args.files])
-    added = [r for r in results if r.status == "added"]
+    try:
+        results, data = add_and_index(
+            cfg, [Path(p) for p in args.files],
+            progress=_quiet if args.json else _progress_to_stderr)
+    except (AssistantError, OSError) as exc:
+        # The library took the new files out again: the corpus is as it was.
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AssistantError(f"the index could not be updated ({why}); nothing was added, "
+                             "fix that and add the files again") from exc
     failed = [r for r in results if not r.ok]
-    index = None
-    if added:  # an unchanged or refused file leaves the corpus, and so the index, as it was
-        names = ", ".join(r.doc_id for r in added)
-        index = _refresh(cfg, args, f"added {names} to the corpus")
+    # An unchanged or refused file leaves the corpus, and so the index, as it was.
+    index = None if data is None else _index_report(data, time.perf_counter() - t0)
     # Counted by the library from the index just built, so they are what `list` shows.
     docs = {d["id"]: d for d in list_documents(cfg)} if len(failed) < len(results) else {}
     rows = []

@@ -12,11 +12,20 @@ Layout under ``index/``::
 
 A build writes a new version folder, then swaps CURRENT with ``os.replace``;
 a build that dies half way leaves CURRENT pointing at the previous version.
+
+Builds from any number of processes take ``.build.lock`` (``fcntl.flock``)
+for the whole build, publish and prune: two builds at once would otherwise
+each prune the other's version between its rename and its publish, leaving
+CURRENT naming a folder that no longer exists. The live version and the one
+before it are kept, so a damaged embedding cache falls back to the previous
+one instead of embedding everything again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -24,9 +33,10 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -197,13 +207,42 @@ def current_path(index_dir: Path) -> Path | None:
 
 
 def load_index(cfg: Config) -> IndexData:
-    """Load the live index, or raise IndexError_ saying what is wrong and what to do."""
+    """Load the live index, or raise IndexError_ saying what is wrong and what to do.
+
+    Another process may publish a newer version and prune this one while it
+    is being read (only the live version and the one before it are kept);
+    then the pointer has moved, and the newer version is read instead.
+    """
+    for _ in range(3):
+        before = _pointer_text(cfg.index_dir)
+        try:
+            return _load_version(cfg)
+        except IndexError_:
+            if _pointer_text(cfg.index_dir) == before:
+                raise
+    return _load_version(cfg)
+
+
+def _pointer_text(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / "CURRENT").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _load_version(cfg: Config) -> IndexData:
     import faiss
 
     path = current_path(cfg.index_dir)
     fix = "run `python -m assistant build` to rebuild it"
     if path is None:
         raise IndexError_(f"no index in {cfg.index_dir}; {fix}")
+    if not path.is_dir():
+        # A truncated pointer, or one naming a version that was deleted by hand:
+        # the pointer is what is wrong, not a file inside the version.
+        raise IndexError_(f"{cfg.index_dir / 'CURRENT'} names {path.name!r}, which is not a "
+                          f"version folder in {cfg.index_dir} (the pointer is damaged or the "
+                          f"version was deleted); {fix}")
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):
@@ -376,9 +415,57 @@ def check_writable(index_dir: Path) -> None:
             shutil.rmtree(probe, ignore_errors=True)
 
 
+LOCK_NAME = ".build.lock"
+_held = threading.local()  # index folders whose build lock this thread holds
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's build lock: one build, publish and prune at a time.
+
+    Across processes by ``fcntl.flock`` on ``index/.build.lock`` (released by
+    the kernel when a holder dies, so a killed build never wedges the next).
+    Re-entrant within a thread, so a caller may hold it around build_index.
+    Raises AssistantError when the folder cannot hold the lock file.
+    """
+    key = str(Path(index_dir).resolve())
+    held = getattr(_held, "dirs", None)
+    if held is None:
+        held = _held.dirs = set()
+    if key in held:
+        yield
+        return
+    check_writable(index_dir)
+    try:
+        f = (index_dir / LOCK_NAME).open("a")
+    except OSError as exc:
+        raise _unwritable(index_dir, exc) from exc
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
                 show_bar: bool = False) -> IndexData:
-    """Parse, chunk, embed and index the corpus; publish it atomically."""
+    """Parse, chunk, embed and index the corpus; publish it atomically.
+
+    The whole build holds the build lock (see the module's docstring), and
+    first sweeps away what killed builds and adds left behind.
+    """
+    from assistant.library import clean_leftovers
+
+    with build_lock(cfg.index_dir):
+        clean_leftovers(cfg.corpus_dir)
+        return _build_unlocked(cfg, embedder, progress, show_bar)
+
+
+def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
+                    show_bar: bool = False) -> IndexData:
     t0 = time.perf_counter()
     check_writable(cfg.index_dir)
     progress("parsing documents", 0.02)
@@ -484,6 +571,7 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
         _fsync_dir(tmp)
         final = index_dir / name
+        previous = (_pointer_text(index_dir) or "").strip()
         os.rename(tmp, final)
         pointer_tmp = index_dir / f".CURRENT.{os.getpid()}"
         pointer_tmp.write_text(name + "\n", encoding="utf-8")
@@ -492,7 +580,7 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _prune(index_dir, keep=name)
+    _prune(index_dir, keep={name, previous})
     return final
 
 
@@ -507,10 +595,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _prune(index_dir: Path, keep: str) -> None:
-    """Remove older versions and leftovers of dead builds (not ones still running)."""
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Remove versions but the live one and the one before it, and dead builds' leftovers.
+
+    Called under the build lock, so no other build has a version renamed into
+    place and not yet published: every other ``v-`` folder is an old version
+    or one a killed build never published. The previous version stays for its
+    embedding cache (and for a reader still opening it).
+    """
     for child in index_dir.iterdir():
-        if child.name == keep or not child.is_dir():
+        if child.name in keep:
+            continue
+        if child.name.startswith(".CURRENT.") and not _pid_alive(child.name.split(".")[-1]):
+            # The pointer a build killed between writing and renaming it left behind.
+            with contextlib.suppress(OSError):
+                child.unlink()
+            continue
+        if not child.is_dir():
             continue
         if child.name.startswith("v-") or (
             child.name.endswith(".partial") and not _owner_alive(child.name)
@@ -530,10 +631,18 @@ def _mtime(path: Path) -> float:
 
 def _owner_alive(name: str) -> bool:
     try:
-        pid = int(name.split("-")[3])
-    except (IndexError, ValueError):
+        return _pid_alive(name.split("-")[3])
+    except IndexError:
         return False
-    if pid == os.getpid():
+
+
+def _pid_alive(text: str) -> bool:
+    """Whether ``text`` is the pid of another running process."""
+    try:
+        pid = int(text)
+    except ValueError:
+        return False
+    if pid == os.getpid() or pid <= 0:
         return False
     try:
         os.kill(pid, 0)

@@ -168,8 +168,42 @@ def _locked(corpus: Path) -> Iterator[None]:
 def _corpus(cfg: Config) -> Path:
     corpus = Path(cfg.corpus_dir)
     if not corpus.is_dir():
-        raise CorpusError(f"corpus folder {corpus} does not exist; create it first")
+        what = "is a file, not a folder" if corpus.exists() else "does not exist"
+        raise CorpusError(f"corpus folder {corpus} {what}; point --corpus (or "
+                          "REPORT_ASSISTANT_CORPUS_DIR) at a folder, or create it")
     return corpus
+
+
+def clean_leftovers(corpus_dir: Path) -> list[str]:
+    """Remove what killed adds left in the corpus folder; the names removed.
+
+    ``.staging-*`` folders (an add killed before its rename) and metadata
+    ``NAME.EXT.meta.json`` whose NAME.EXT is gone (an add killed between its
+    two renames, or a file deleted by hand), which ``remove`` cannot reach as
+    it knows documents by their files. Taken under the library lock, so an
+    add in progress is never swept; a folder that cannot be written (a
+    shared, read-only corpus) is left as it is.
+    """
+    corpus = Path(corpus_dir)
+    gone: list[str] = []
+    try:
+        with _locked(corpus):
+            for child in corpus.iterdir():
+                name = child.name
+                if name.startswith(".staging-") and child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                    gone.append(name)
+                elif name.endswith(META_SUFFIX) and not child.is_dir():
+                    described = corpus / name[:-len(META_SUFFIX)]
+                    # Only the library's own form NAME.EXT.meta.json: "NAME.meta.json"
+                    # is written by hand beside a file of any extension.
+                    if (Path(described.name).suffix.lower() in PARSERS
+                            and not os.path.lexists(described)):
+                        child.unlink()
+                        gone.append(name)
+    except OSError:
+        return gone
+    return gone
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
@@ -212,6 +246,16 @@ def add_document(cfg: Config, path: str | Path, title: str | None = None,
         if suffix not in allowed:
             raise CorpusError(f"{src.name}: type {suffix or '(none)'} is not accepted; "
                               f"accepted: {', '.join(allowed)}")
+        if src.is_symlink():
+            # The link's target is what would be copied, and the reader may not
+            # know where it leads; adding the file itself says what is meant.
+            try:
+                target = src.resolve(strict=True)
+            except (OSError, RuntimeError):
+                raise CorpusError(f"{src}: a symbolic link to a file that does not exist"
+                                  ) from None
+            raise CorpusError(f"{src}: a symbolic link (to {target}); links are not added, "
+                              "add the file itself")
         if not src.is_file():
             raise CorpusError(f"{src}: no such file")
         if src.stat().st_size > limits.max_bytes:
@@ -251,7 +295,12 @@ def _install(corpus: Path, src: Path, suffix: str, data: bytes, digest: str,
         meta = {"title": title.strip()} if title and title.strip() else {}
         if meta:
             (staging / (name + META_SUFFIX)).write_text(json.dumps(meta), encoding="utf-8")
-        doc = load_document(staged)  # raises CorpusError when it cannot be used
+        try:
+            doc = load_document(staged)  # raises CorpusError when it cannot be used
+        except CorpusError as exc:
+            # The reader knows the file by its own name, not the staged copy's path.
+            raise CorpusError(str(exc).replace(f"{staging}/", "").replace(name, src.name)
+                              ) from exc
         pages = _pages(doc)
         if pages > limits.max_pages:
             raise CorpusError(f"{src.name}: {pages} pages is over the limit of "
@@ -284,6 +333,31 @@ def add_documents(cfg: Config, paths: Sequence[str | Path], limits: Limits | Non
     """Add several files; one result per path, in order (see ``add_document``)."""
     limits = limits or Limits.from_env()
     return [add_document(cfg, p, limits=limits, replace=replace) for p in paths]
+
+
+def add_and_index(cfg: Config, paths: Sequence[str | Path], limits: Limits | None = None,
+                  embedder: Embedder | None = None, progress: Progress | None = None
+                  ) -> tuple[list[AddResult], IndexData | None]:
+    """Add files and index them, as one step: if indexing fails, nothing was added.
+
+    The results (see ``add_document``) and the new index, or None when no
+    file was added. If the index cannot be updated (or the user interrupts
+    it), the files just added are taken out again, so the corpus never holds
+    a document the index could not take, which every later ``ask`` would try
+    to rebuild for; the exception then propagates.
+    """
+    results = add_documents(cfg, paths, limits)
+    added = [r for r in results if r.status == "added"]
+    if not added:
+        return results, None
+    try:
+        return results, refresh_index(cfg, embedder, progress)
+    except BaseException:
+        for r in added:
+            # The exception being raised is the news; a failed undo only adds to it.
+            with contextlib.suppress(CorpusError, OSError):
+                remove_document(cfg, r.doc_id)
+        raise
 
 
 # --- remove --------------------------------------------------------------------------

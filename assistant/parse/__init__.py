@@ -103,9 +103,41 @@ def load_document(path: Path) -> Document:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
+    return corpus_entries(corpus_dir)[0]
+
+
+def corpus_entries(corpus_dir: Path) -> tuple[list[Path], list[Skipped]]:
+    """The corpus folder's document files, and the entries refused, each with why.
+
+    A symbolic link is followed only to a file inside the corpus folder: one
+    leading out of it (``ln -s /etc/shadow corpus/x.txt``) would let whoever
+    can write the folder, or trick someone into linking, publish any file the
+    process can read. Such a link, and a dangling one, is reported and skipped.
+    """
     if not corpus_dir.is_dir():
-        raise CorpusError(f"corpus folder {corpus_dir} does not exist; create it and add documents")
-    return sorted(p for p in corpus_dir.iterdir() if p.is_file() and supported(p))
+        what = "is a file, not a folder" if corpus_dir.exists() else "does not exist"
+        raise CorpusError(f"corpus folder {corpus_dir} {what}; point --corpus (or "
+                          "REPORT_ASSISTANT_CORPUS_DIR) at a folder of documents, or create it")
+    home = corpus_dir.resolve()
+    files, refused = [], []
+    for p in sorted(corpus_dir.iterdir()):
+        if not supported(p):
+            continue
+        if p.is_symlink():
+            try:
+                target = p.resolve(strict=True)
+            except (OSError, RuntimeError):  # dangling, or a loop of links
+                refused.append(Skipped(p.name, f"{p.name}: a symbolic link to a file that does "
+                                       "not exist; remove the link or restore its file"))
+                continue
+            if target.parent != home:
+                refused.append(Skipped(p.name, f"{p.name}: a symbolic link to a file outside "
+                                       "the corpus folder, refused; copy the file in instead "
+                                       "(`python -m assistant add FILE`)"))
+                continue
+        if p.is_file():
+            files.append(p)
+    return files, refused
 
 
 def corpus_fingerprint(corpus_dir: Path) -> str:
@@ -123,8 +155,9 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
 
 
 def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
-    docs, skipped = [], []
-    for path in corpus_files(corpus_dir):
+    files, skipped = corpus_entries(corpus_dir)
+    docs = []
+    for path in files:
         try:
             docs.append(load_document(path))
         except CorpusError as exc:

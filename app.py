@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = Engine(Config.from_env(), rebuild=settings.rebuild, echo=print_progress).start()
 
+    from assistant.app.security import app_kwargs
     from assistant.app.ui import build, launch_options
 
     demo = build(engine, uploads=settings.uploads, limits=limits)
@@ -44,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     # removed); the bounded queue answers overload with "queue full".
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size,
                api_open=False)
+    # Login rate limit, security headers, same-origin uploads: assistant/app/security.py.
     demo.launch(server_name=settings.host, server_port=settings.port, auth=settings.auth,
-                **launch_options(settings.uploads, limits))
+                app_kwargs=app_kwargs(), **launch_options(settings.uploads, limits))
     return 0
 
 

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.app.engine import Engine, print_progress
     from assistant.app.settings import SettingsError, resolve
     from assistant.config import Config
+    from assistant.errors import AssistantError
     from assistant.library import Limits
 
     try:
@@ -29,12 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         limits = Limits.from_env()
-    except ValueError as exc:  # REPORT_ASSISTANT_MAX_UPLOAD_MB=abc and the like
-        print(f"app.py: the upload limits are malformed ({exc}); check "
-              "REPORT_ASSISTANT_MAX_UPLOAD_MB and REPORT_ASSISTANT_MAX_UPLOAD_PAGES",
-              file=sys.stderr)
+        cfg = Config.from_env()
+    except AssistantError as exc:  # REPORT_ASSISTANT_K=abc and the like: one line, no traceback
+        print(f"app.py: {exc}", file=sys.stderr)
         return 2
-    engine = Engine(Config.from_env(), rebuild=settings.rebuild, echo=print_progress).start()
+    engine = Engine(cfg, rebuild=settings.rebuild, echo=print_progress).start()
 
     from assistant.app.security import app_kwargs
     from assistant.app.ui import build, launch_options

@@ -6,9 +6,12 @@ environment (``REPORT_ASSISTANT_<FIELD>``) or from the CLI.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from assistant.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,24 +52,119 @@ class Config:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
+        """Defaults, then REPORT_ASSISTANT_<FIELD>, then ``overrides`` (the CLI's options).
+
+        Every value set is checked here, at the edge: a malformed one raises
+        ConfigError naming the setting and what it takes, instead of a
+        traceback from deep inside a build or an answer.
+        """
         values: dict[str, object] = {}
         for f in fields(cls):
-            raw = os.environ.get(f"REPORT_ASSISTANT_{f.name.upper()}")
-            if raw is None:
-                continue
-            default = getattr(cls, f.name)
-            if isinstance(default, Path):
-                values[f.name] = Path(raw)
-            elif isinstance(default, bool):
-                values[f.name] = raw.lower() in {"1", "true", "yes"}
-            elif isinstance(default, int):
-                values[f.name] = int(raw)
-            elif isinstance(default, float):
-                values[f.name] = float(raw)
-            else:
-                values[f.name] = raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            name = f"REPORT_ASSISTANT_{f.name.upper()}"
+            raw = os.environ.get(name)
+            if raw is not None:
+                values[f.name] = _parse(f.name, name, raw, getattr(cls, f.name))
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = (_parse(key, f"--{key.replace('_dir', '')}", str(value),
+                                      getattr(cls, key))
+                               if key in _CHECKED_OVERRIDES else value)
         for key in ("corpus_dir", "index_dir"):
             if key in values:
                 values[key] = Path(values[key])  # type: ignore[arg-type]
-        return replace(cls(), **values)
+        cfg = replace(cls(), **values)
+        if cfg.chunk_target_tokens > cfg.chunk_max_tokens:
+            raise ConfigError(
+                f"REPORT_ASSISTANT_CHUNK_TARGET_TOKENS ({cfg.chunk_target_tokens}) must not be "
+                f"over REPORT_ASSISTANT_CHUNK_MAX_TOKENS ({cfg.chunk_max_tokens})")
+        return cfg
+
+
+# What each number may be, and why the bounds: beyond them a setting is a
+# typo or would make the engine misbehave (k=0 retrieves nothing; a 0-character
+# question limit cuts every question to nothing; a batch of 0 never embeds).
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "chunk_target_tokens": (10, 4096),
+    "chunk_max_tokens": (16, 8192),  # the model's own limit is checked at build time
+    "batch_size": (1, 4096),
+    "k": (1, 50),  # the API caps k at 50 as well
+    "candidates": (1, 10_000),
+    "exhaustive_max": (0, 100_000_000),
+    "rrf_k": (1, 10_000),
+    "max_question_chars": (20, 1_000_000),  # "What is nearshoring?" is 20
+    "answer_sentences": (1, 50),
+}
+# Similarity thresholds are cosines (-1..1); coverage thresholds are fractions.
+_FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    "abstain_dense": (-1.0, 1.0),
+    "abstain_names": (-1.0, 1.0),
+    "abstain_coverage": (0.0, 1.0),
+    "abstain_coverage_support": (0.0, 1.0),
+    "answer_coverage": (0.0, 1.0),
+}
+_CHECKED_OVERRIDES = frozenset({"model"})  # --model: the same check as REPORT_ASSISTANT_MODEL
+
+
+def _parse(field: str, name: str, raw: str, default: object) -> object:
+    """One setting's value from its text, or ConfigError saying what it takes."""
+    text = raw.strip()
+    if isinstance(default, Path):
+        if not text:
+            raise ConfigError(f"{name} is empty; give a folder")
+        return Path(text)
+    if isinstance(default, bool):
+        return text.lower() in {"1", "true", "yes"}
+    if isinstance(default, int):
+        low, high = _INT_RANGES.get(field, (0, 2**31))
+        allowed = f"a whole number from {low:,} to {high:,}".replace(",", "")
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be {allowed} (got {raw!r})") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be {allowed} (got {value})")
+        return value
+    if isinstance(default, float):
+        low_f, high_f = _FLOAT_RANGES.get(field, (-math.inf, math.inf))
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and low_f <= number <= high_f):
+            raise ConfigError(f"{name} must be a number from {low_f:g} to {high_f:g} "
+                              f"(got {raw!r})")
+        return number
+    if field == "model":
+        return _check_model(name, text)
+    if field == "encoding":
+        return _check_encoding(name, text)
+    if field == "device":
+        if not (text in {"cpu", "mps", "cuda"} or text.startswith("cuda:")):
+            raise ConfigError(f"{name} must be cpu, cuda, cuda:N or mps (got {raw!r})")
+        return text
+    return text
+
+
+def _check_model(name: str, text: str) -> str:
+    """A model folder must exist; anything else is a hub id or the bundled model."""
+    if not text:
+        raise ConfigError(f"{name} is empty; give {DEFAULT_MODEL}, a sentence-transformers "
+                          "model folder, or a model id")
+    looks_like_path = text.startswith(("/", ".", "~")) or (os.sep in text and Path(text).exists())
+    if looks_like_path:
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(f"{name}: the model folder {text} {what}; give a folder holding "
+                              f"a sentence-transformers model, or {DEFAULT_MODEL}")
+    return text
+
+
+def _check_encoding(name: str, text: str) -> str:
+    import tiktoken
+
+    known = tiktoken.list_encoding_names()
+    if text not in known:
+        raise ConfigError(f"{name}: no tiktoken encoding {text!r}; available: "
+                          f"{', '.join(known)}")
+    return text

@@ -15,3 +15,7 @@ class IndexError_(AssistantError):
 
 class QueryError(AssistantError):
     """A question or its options cannot be answered as given (empty, bad k, unknown section)."""
+
+
+class ConfigError(AssistantError):
+    """A setting (REPORT_ASSISTANT_*, or its command-line option) is malformed or out of range."""

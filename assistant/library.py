@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.config import Config
-from assistant.errors import CorpusError, IndexError_
+from assistant.errors import ConfigError, CorpusError, IndexError_
 from assistant.parse import (
     META_SUFFIX,
     PARSERS,
@@ -68,16 +69,36 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
+        """The limits set in the environment; ConfigError names a malformed one."""
         env = os.environ
         values: dict = {}
         if env.get("REPORT_ASSISTANT_MAX_UPLOAD_MB"):
-            values["max_bytes"] = int(float(env["REPORT_ASSISTANT_MAX_UPLOAD_MB"]) * 1024 * 1024)
+            raw = env["REPORT_ASSISTANT_MAX_UPLOAD_MB"]
+            try:
+                mb = float(raw)
+            except ValueError:
+                mb = math.nan
+            if not (math.isfinite(mb) and 0 < mb <= 10_000):
+                raise ConfigError("REPORT_ASSISTANT_MAX_UPLOAD_MB must be a number of megabytes "
+                                  f"above 0 and up to 10000 (got {raw!r})")
+            values["max_bytes"] = int(mb * 1024 * 1024)
         if env.get("REPORT_ASSISTANT_UPLOAD_TYPES"):
             values["types"] = tuple(
                 "." + t.strip().lower().lstrip(".")
                 for t in env["REPORT_ASSISTANT_UPLOAD_TYPES"].split(",") if t.strip())
+            unknown = [t for t in values["types"] if t not in PARSERS]
+            if unknown or not values["types"]:
+                raise ConfigError(f"REPORT_ASSISTANT_UPLOAD_TYPES: {', '.join(unknown) or 'empty'}"
+                                  f" not understood; choose among {', '.join(sorted(PARSERS))}")
         if env.get("REPORT_ASSISTANT_MAX_UPLOAD_PAGES"):
-            values["max_pages"] = int(env["REPORT_ASSISTANT_MAX_UPLOAD_PAGES"])
+            raw = env["REPORT_ASSISTANT_MAX_UPLOAD_PAGES"]
+            try:
+                values["max_pages"] = int(raw)
+            except ValueError:
+                values["max_pages"] = 0
+            if not 1 <= values["max_pages"] <= 1_000_000:
+                raise ConfigError("REPORT_ASSISTANT_MAX_UPLOAD_PAGES must be a whole number from "
+                                  f"1 to 1000000 (got {raw!r})")
         return cls(**values)
 
     def allowed(self) -> tuple[str, ...]:

@@ -332,9 +332,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     for d in docs:
         if d["error"]:
             print(f"{d['id']}: cannot be used: {d['error']}", file=sys.stderr)
-    if not all(d["indexed"] for d in docs):
+    # A build helps only a document it can read; one that cannot be used is
+    # skipped by every build until the file is fixed or removed.
+    waiting = [d for d in docs if not d["indexed"] and not d["error"]]
+    if waiting:
         print("\n(not indexed yet: run `python -m assistant build`; ask, search and compare "
               "also rebuild it first)")
+    elif any(d["error"] for d in docs):
+        print("\n(a build skips the files that cannot be used; fix them, or take them out "
+              "with `python -m assistant remove ID`)")
     return 0
 
 

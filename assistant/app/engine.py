@@ -10,11 +10,19 @@ text is embedded, with the model already loaded) and then swaps in a new
 Assistant by replacing one reference. A request that already holds the old
 Assistant finishes on it: its passages, vectors and BM25 index are in memory,
 so pruning the old index folder on disk does not touch it.
+
+Another process may publish an index too (``python -m assistant add`` or
+``remove`` while the app runs). Every use of the Assistant first compares
+``index/CURRENT``'s stat with the last one seen, one system call, and when
+it changed and names another version, that version is loaded and served
+(with the model already loaded), so the page stops citing a removed document.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import re
 import sys
 import threading
@@ -26,7 +34,8 @@ from assistant.api import Assistant
 from assistant.app.pagemap import page_count
 from assistant.config import Config
 from assistant.errors import AssistantError, CorpusError, QueryError
-from assistant.library import Limits, add_documents, refresh_index, remove_document
+from assistant.index import current_path, load_index
+from assistant.library import Limits, add_and_index, refresh_index, remove_document
 from assistant.parse import META_SUFFIX, corpus_files, doc_id_for
 from assistant.types import Document
 
@@ -60,7 +69,10 @@ class Engine:
         self.stage = "starting"
         self.fraction = 0.0
         self.error: str | None = None
-        self.assistant: Assistant | None = None
+        self._assistant: Assistant | None = None
+        # index/CURRENT's (inode, mtime, size) when the served index was chosen.
+        self._seen_pointer: tuple[int, int, int] | None = None
+        self._reload = threading.Lock()
         self.started = time.monotonic()
         self.ready_after: float | None = None
         self._done = threading.Event()
@@ -71,7 +83,75 @@ class Engine:
         self._change = threading.Lock()
         # Counts the Assistants served so far; a page compares it with the one
         # its lists were drawn from to know when to redraw them.
-        self.generation = 0
+        self._generation = 0
+
+    # -- the served Assistant, kept up with other processes' publishes -----------
+    @property
+    def assistant(self) -> Assistant | None:
+        self._follow_publish()
+        return self._assistant
+
+    @assistant.setter
+    def assistant(self, value: Assistant | None) -> None:
+        self._serve(value)
+
+    @property
+    def generation(self) -> int:
+        self._follow_publish()
+        return self._generation
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        self._generation = value
+
+    def _serve(self, a: Assistant | None) -> None:
+        """Serve ``a``: one reference assignment, so a request sees old or new whole."""
+        old = self._assistant
+        self._seen_pointer = _pointer_stat(a.cfg.index_dir) if a else None
+        self._assistant = a
+        if old is not None and old is not a:
+            # The old Assistant's retriever holds itself through its lru_cache
+            # (a reference cycle): collect now, so the FAISS indexes and vectors
+            # of every replaced version do not wait for the collector's turn.
+            del old
+            gc.collect()
+
+    def _follow_publish(self) -> None:
+        """Serve the index another process published, if CURRENT changed since."""
+        a = self._assistant
+        # During this process's own library change the new index is served by it.
+        if a is None or not self._done.is_set() or self._change.locked():
+            return
+        stat = _pointer_stat(a.cfg.index_dir)
+        if stat == self._seen_pointer or stat is None:
+            return
+        if not self._reload.acquire(blocking=False):
+            return  # another request is loading it; serve the current one meanwhile
+        try:
+            a = self._assistant
+            if a is None or _pointer_stat(a.cfg.index_dir) == self._seen_pointer:
+                return
+            try:
+                path = current_path(a.cfg.index_dir)
+                if path is None or path == a.data.path:
+                    self._seen_pointer = stat
+                    return
+                data = load_index(a.cfg)
+            except (AssistantError, OSError) as exc:
+                # Half-written or damaged: keep serving what we have, try again later.
+                log.warning("another process's index could not be loaded: %s", exc)
+                return
+            if data.manifest.get("model") != a.cfg.model:
+                log.warning("not serving %s: built with model %r", data.path.name,
+                            data.manifest.get("model"))
+                self._seen_pointer = stat
+                return
+            log.info("serving %s, published by another process", data.path.name)
+            fresh = Assistant(data, a.embedder, a.cfg)
+            self._serve(fresh)
+            self._generation += 1
+        finally:
+            self._reload.release()
 
     # -- loading ---------------------------------------------------------------
     def _progress(self, stage: str, fraction: float) -> None:
@@ -142,9 +222,10 @@ class Engine:
 
     # -- changing the library ------------------------------------------------------
     def _current(self) -> Assistant:
-        if self.assistant is None:
+        a = self.assistant
+        if a is None:
             raise NotReady("the report index is not loaded yet; try again in a moment")
-        return self.assistant
+        return a
 
     def _swap(self, current: Assistant, progress: Callable[[str, float], None] | None) -> None:
         """Index the corpus as it now is and serve the result.
@@ -153,10 +234,8 @@ class Engine:
         time, and the build reuses the live index's embedding cache.
         """
         data = refresh_index(current.cfg, current.embedder, progress)
-        fresh = Assistant(data, current.embedder, current.cfg)
-        # One reference assignment: a request sees the old or the new Assistant whole.
-        self.assistant = fresh
-        self.generation += 1
+        self._serve(Assistant(data, current.embedder, current.cfg))
+        self._generation += 1
 
     def add_documents(self, paths: Sequence[str | Path], limits: Limits | None = None,
                       progress: Callable[[str, float], None] | None = None,
@@ -175,21 +254,18 @@ class Engine:
         with self._change:
             current = self._current()
             cfg = current.cfg
-            results = add_documents(cfg, list(paths), limits or Limits.from_env())
-            added = [r for r in results if r.status == "added"]
-            if added:
-                try:
-                    self._swap(current, progress)
-                except (AssistantError, OSError) as exc:
-                    for r in added:
-                        try:
-                            remove_document(cfg, r.doc_id)
-                        except (AssistantError, OSError):
-                            log.exception("could not take %s out again", r.doc_id)
-                    why = exc.strerror if isinstance(exc, OSError) else str(exc)
-                    raise LibraryError(f"the index could not be updated ({why}); "
-                                       "nothing was added") from exc
-            served = self.assistant or current
+            try:
+                # The library takes the files out again if the index cannot take them.
+                results, data = add_and_index(cfg, list(paths), limits or Limits.from_env(),
+                                              current.embedder, progress)
+            except (AssistantError, OSError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise LibraryError(f"the index could not be updated ({why}); "
+                                   "nothing was added") from exc
+            if data is not None:
+                self._serve(Assistant(data, current.embedder, current.cfg))
+                self._generation += 1
+            served = self._assistant or current
             counts = _passage_counts(served)
             docs = {d.id: d for d in served.documents}
             out: list[dict[str, object]] = []
@@ -268,6 +344,15 @@ def _backup(corpus: Path, doc_id: str) -> dict[Path, bytes]:
             if path.is_file():
                 out[path] = path.read_bytes()
     return out
+
+
+def _pointer_stat(index_dir: Path) -> tuple[int, int, int] | None:
+    """index/CURRENT's identity: a publish replaces the file, so its inode changes."""
+    try:
+        st = os.stat(Path(index_dir) / "CURRENT")
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def print_progress(stage: str, fraction: float) -> None:

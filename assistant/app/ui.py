@@ -297,7 +297,7 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
             history = [previous] if previous else []
             return handlers.ask(assistant(), question, section, history, doc=doc)
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def api_compare(topic: str, section: str = "", by: str = "section", doc: str = "") -> dict:
         """What each section of the report (``by="document"``: each document) says about a
@@ -305,21 +305,21 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
         try:
             return handlers.compare(assistant(), topic, section, by=by, doc=doc)
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def api_sections() -> list:
         """The report's sections (Table of Contents) with their pages."""
         try:
             return handlers.section_list(assistant())
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def api_documents() -> list:
         """The documents searched: id, title, pages, passages, and whether they can be removed."""
         try:
             return handlers.document_list(assistant())
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def api_status() -> dict:
         """Whether the index is ready, or how far its preparation has come."""
@@ -332,14 +332,14 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
         size, unreadable) is an error saying why, and nothing is changed.
         """
         if not file:
-            raise gr.Error("no file was given")
+            raise gr.Error("no file was given", print_exception=False)
         try:
             assistant()
             result = engine.add_documents([str(file)], limits)[0]
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         if result["status"] == "error":
-            raise gr.Error(str(result["message"]))
+            raise gr.Error(str(result["message"]), print_exception=False)
         return result
 
     def api_remove(doc_id: str) -> dict:
@@ -348,7 +348,7 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
             assistant()
             return engine.remove_document(doc_id)
         except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     # -- layout -------------------------------------------------------------------
     with gr.Blocks(title="Report assistant: U.S.-Mexico Forum 2025", analytics_enabled=False,

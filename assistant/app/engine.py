@@ -115,6 +115,7 @@ class Engine:
             # of every replaced version do not wait for the collector's turn.
             del old
             gc.collect()
+            _return_freed_memory()
 
     def _follow_publish(self) -> None:
         """Serve the index another process published, if CURRENT changed since."""
@@ -344,6 +345,23 @@ def _backup(corpus: Path, doc_id: str) -> dict[Path, bytes]:
             if path.is_file():
                 out[path] = path.read_bytes()
     return out
+
+
+def _return_freed_memory() -> None:
+    """Hand memory freed by a replaced index back to the system (glibc only).
+
+    Measured on the page's add+remove cycle: Python's own objects did not
+    grow (tracemalloc: +2 MB over 6 cycles, the live index), but RSS grew
+    about 4 MB a cycle. The builds' large short-lived arrays (vectors, BM25
+    matrices, parsed text) are freed into glibc's per-thread arenas, which
+    keep them; malloc_trim releases them. Elsewhere this does nothing.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _pointer_stat(index_dir: Path) -> tuple[int, int, int] | None:

@@ -185,9 +185,10 @@ def test_changed_corpus_is_rebuilt_with_a_message(index_copy, edited_corpus, cap
     # Progress moves forward and finishes.
     fractions = [f for _, f in progress.calls[1:]]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    # The new build is live, the old one is gone, and it holds the new sentence.
+    # The new build is live, the old one is kept as the previous version (its
+    # embedding cache is the fallback), and the new one holds the new sentence.
     assert pointer(cfg.index_dir) != old
-    assert versions(cfg.index_dir) == [pointer(cfg.index_dir)]
+    assert versions(cfg.index_dir) == sorted([old, pointer(cfg.index_dir)])
     assert staleness(a.data.manifest, cfg) is None
     assert 0 < a.data.manifest["newly_embedded"] < len(a.passages)  # the cache was reused
     assert "zorbulax" in a.search("zorbulax protocol", k=3)[0].passage.text
@@ -291,7 +292,7 @@ def test_killed_build_leaves_previous_index(index_copy, embedder):
     # The next build sweeps away what the dead one left.
     build_index(cfg, embedder)
     assert not partial.exists()
-    assert versions(cfg.index_dir) == [pointer(cfg.index_dir)]
+    assert versions(cfg.index_dir) == sorted([before_pointer, pointer(cfg.index_dir)])
 
 
 # --- damaged files ------------------------------------------------------------------

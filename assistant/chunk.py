@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.types import FOOTNOTE, PEOPLE, QUOTE, TEXT, Block, Document, Passage
+from assistant.types import FOOTNOTE, PEOPLE, QUOTE, TABLE, TEXT, Block, Document, Passage
 
 TokenCounter = Callable[[str], int]
 
@@ -436,8 +436,8 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter,
     pieces: list[_Span] = []
     leads: dict[int, str] = {}  # block start -> its first sentence
     for block in doc.blocks:
-        if block.kind == PEOPLE:
-            # People lists split between names; the rest at sentences.
+        if block.kind in (PEOPLE, TABLE):
+            # People lists split between names, tables between rows; the rest at sentences.
             units = [(block.start + m.start(), block.start + m.end())
                      for m in re.finditer(r"[^\n]+", block.text)]
         else:
@@ -472,6 +472,7 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter,
 
     sections = {s.id: s for s in doc.sections}
     footnote_refs = _footnote_context(doc)
+    printed = doc.meta.get("printed_pages") or {}
     seen: set[str] = set()
     passages = []
     for piece in merged:
@@ -480,6 +481,9 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter,
         extra: str | None = None
         if piece.kind == PEOPLE and piece.block.label and not body.startswith(piece.block.label):
             extra = piece.block.label.title()
+        if piece.kind == TABLE:
+            # Every part of a table is read with its title and column headers.
+            extra = piece.block.label or None
         if piece.kind == FOOTNOTE:
             extra = footnote_refs.get((section.id, piece.block.label), "")
         elif piece.kind == TEXT and piece.start > piece.block.start:
@@ -489,11 +493,14 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter,
         context = bound_context(section.path, extra, body, model)
         notes = tuple(n for b in piece.blocks if b.kind != FOOTNOTE
                       for n in b.notes if _marker_in(body, n))
+        pages = doc.pages_of(piece.start, piece.end)
+        shown = tuple(printed.get(str(p), "") for p in pages)
         passages.append(Passage(
             id=_passage_id(doc.id, " > ".join(section.path), body, seen),
             doc_id=doc.id, text=body, section=section.title, section_path=section.path,
-            pages=doc.pages_of(piece.start, piece.end), start=piece.start, end=piece.end,
+            pages=pages, start=piece.start, end=piece.end,
             kind=piece.kind, context=context.strip(), notes=notes, doc_title=doc.title,
+            printed_pages=shown if any(shown) else (),
         ))
     return passages
 

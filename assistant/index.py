@@ -46,7 +46,7 @@ from assistant.errors import AssistantError, IndexError_
 from assistant.lexical import BM25Index
 from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_corpus
 from assistant.retrieve.acronyms import extract_acronyms
-from assistant.types import PEOPLE, Block, Document, Passage, Person, Section
+from assistant.types import PEOPLE, TABLE, Block, Document, Passage, Person, Section
 
 FORMAT_VERSION = 6  # 4: BM25 stop words; 5: sentences.faiss; 6: member lines with their list
 Progress = Callable[[str, float], None]
@@ -68,9 +68,11 @@ def sentence_embed_text(p: Passage, sentence: str) -> str:
     A line of a member list ("Samantha Gross, Brookings Institution") says
     nothing of the group it belongs to, so alone its vector cannot tell the
     energy group's Brookings member from the security group's; it is embedded
-    with its list's place in the report. Prose sentences stand alone.
+    with its list's place in the report. A table's row is embedded with the
+    table's title and column headers, for the same reason. Prose sentences
+    stand alone.
     """
-    return f"{p.context}: {sentence}" if p.kind == PEOPLE and p.context else sentence
+    return f"{p.context}: {sentence}" if p.kind in (PEOPLE, TABLE) and p.context else sentence
 
 
 # --- FAISS ------------------------------------------------------------------

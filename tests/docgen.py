@@ -63,9 +63,10 @@ def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE
                 _, level, text = item
                 if outline:
                     pdf.start_section(text, level=level - 1)
-                pdf.set_font("Helvetica", "B", HEADING_SIZES[level])
+                size = HEADING_SIZES.get(level, 12)
+                pdf.set_font("Helvetica", "B", size)
                 pdf.ln(2)
-                pdf.multi_cell(0, HEADING_SIZES[level] * 0.5, text, align="L",
+                pdf.multi_cell(0, size * 0.5, text, align="L",
                                new_x="LMARGIN", new_y="NEXT")
                 pdf.ln(2)
             elif item[0] == "p":
@@ -278,3 +279,65 @@ makes up about a third of the cost of each cubic metre.<sup>1</sup></p>
 <footer><p>Footnote 1: figures for plants built after 2015.</p></footer>
 </body></html>
 """
+
+
+# --- hostile documents ------------------------------------------------------------
+# What real filings throw at a parser and a chunker, pushed to the extreme:
+# each generator draws its words from a seeded random source, so a property
+# test can run it over several seeds.
+
+def _words(rng, n: int) -> list[str]:
+    stems = ["revenue", "segment", "liability", "accrued", "impairment", "goodwill", "lease",
+             "deferred", "derivative", "pension", "litigation", "subsidiary", "amortization",
+             "consolidated", "fiscal", "operating", "tax", "net", "equity", "cash"]
+    out = []
+    for _ in range(n):
+        w = rng.choice(stems)
+        r = rng.random()
+        if r < 0.15:
+            w = f"{rng.randint(1, 99_999):,}"
+        elif r < 0.2:
+            w = f"({rng.randint(1, 999)}.{rng.randint(0, 9)})%"
+        elif r < 0.25:
+            w = w.upper()
+        out.append(w)
+    return out
+
+
+def hostile_run_on(rng, words: int = 5000) -> str:
+    """Markdown: one paragraph of ``words`` words with no full stop anywhere."""
+    return "# Risk Factors\n\n" + " ".join(_words(rng, words)) + "\n"
+
+
+def hostile_toc(rng, entries: int = 300) -> str:
+    """Markdown: a printed table of contents of ``entries`` lines as one paragraph."""
+    lines = [f"Item {n // 10 + 1}{'ABCDEFGHIJ'[n % 10]}. {' '.join(_words(rng, 6)).title()} "
+             f"{rng.randint(1, 190)}" for n in range(entries)]
+    return "# Table of Contents\n\n" + "\n".join(lines) + "\n\n# Business\n\nWe make " \
+        "adhesives. Sales rose in every region.\n"
+
+
+def hostile_table(rng, columns: int = 60, rows: int = 12) -> str:
+    """Markdown: a table of ``columns`` columns of figures, with a long header row."""
+    head = ["Line item"] + [f"Q{c % 4 + 1} {2000 + c // 4} restated" for c in range(columns - 1)]
+    out = ["# Selected Financial Data", "", "| " + " | ".join(head) + " |",
+           "|" + "---|" * columns]
+    for _ in range(rows):
+        cells = [" ".join(_words(rng, 3))] + [f"{rng.randint(-99_999, 999_999):,}"
+                                              for _ in range(columns - 1)]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def hostile_deep_pages(rng, depth: int = 40, per_page: int = 10) -> list[list[Item]]:
+    """PDF pages with headings nested ``depth`` levels deep, each level a long title,
+    and a paragraph under the deepest."""
+    pages: list[list[Item]] = []
+    for level in range(1, depth + 1):
+        if (level - 1) % per_page == 0:
+            pages.append([])
+        title = f"{level}. " + " ".join(_words(rng, 5)).title()
+        pages[-1].append(("h", level, title))
+    pages[-1].append(("p", "The deepest section has one sentence of its own. " +
+                      " ".join(_words(rng, 40)) + "."))
+    return pages

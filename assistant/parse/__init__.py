@@ -21,7 +21,7 @@ from assistant.types import Document
 
 META_SUFFIX = ".meta.json"
 # Bump when parsing changes what a document becomes, so saved indexes go stale.
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"  # 5: printed contents, folios, model-sized chunks
 
 Parser = Callable[[Path, str, dict], Document]
 

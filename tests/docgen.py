@@ -32,8 +32,12 @@ Item = tuple
 
 def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE WORKING PAPER",
               outline: bool = True, title: str | None = None,
-              footer: str = "Page {n}") -> Path:
-    """Draw ``pages`` into a PDF at ``path``; returns the path."""
+              footer: str = "Page {n}", folio_offset: int = 0) -> Path:
+    """Draw ``pages`` into a PDF at ``path``; returns the path.
+
+    The footer prints the page's number plus ``folio_offset`` (a filing
+    numbers its pages from after its cover and contents).
+    """
     from fpdf import FPDF
 
     class _PDF(FPDF):
@@ -47,7 +51,7 @@ def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE
             if footer:
                 self.set_font("Helvetica", size=9)
                 self.set_y(-12)
-                self.cell(0, 5, footer.format(n=self.page_no()), align="C")
+                self.cell(0, 5, footer.format(n=self.page_no() + folio_offset), align="C")
 
     pdf = _PDF(format="A4")
     pdf.set_auto_page_break(False)
@@ -73,6 +77,10 @@ def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE
                 _write_paragraph(pdf, item[1])
             elif item[0] == "cols":
                 _write_columns(pdf, item[1], item[2])
+            elif item[0] == "toc":
+                _write_contents(pdf, item[1])
+            elif item[0] == "table":
+                _write_table(pdf, item[1], item[2], item[3])
         bottom = pdf.get_y()
         if notes:
             top = pdf.h - 20 - 4.5 * sum(1 + len(t) // 95 for _, _, t in notes)
@@ -118,6 +126,38 @@ def _write_columns(pdf, left: list[str], right: list[str]) -> None:
             pdf.ln(3)
         bottoms.append(pdf.get_y())
     pdf.set_xy(20, max(bottoms))
+
+
+def _write_contents(pdf, entries: list[tuple[str, str, int]]) -> None:
+    """A printed table of contents: item number, title and page on one baseline each."""
+    pdf.set_font("Helvetica", size=BODY_SIZE)
+    for number, title, page in entries:
+        y = pdf.get_y()
+        pdf.set_xy(20, y)
+        pdf.cell(25, 6, number)
+        pdf.set_xy(45, y)
+        pdf.cell(120, 6, title)
+        pdf.set_xy(175, y)
+        pdf.cell(15, 6, str(page), align="R")
+        pdf.set_xy(20, y + 7)
+    pdf.ln(3)
+
+
+def _write_table(pdf, title: str, header: list[str], rows: list[list[str]]) -> None:
+    """A financial table as filings draw it: every cell its own text, on a shared baseline."""
+    pdf.set_font("Helvetica", "B", BODY_SIZE)
+    pdf.cell(0, 6, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=BODY_SIZE)
+    width = 170 / (len(header) + 2)
+    for cells, bold in [(["", *header], True)] + [(r, False) for r in rows]:
+        y = pdf.get_y()
+        for n, cell in enumerate(cells):
+            x = 20 if n == 0 else 20 + width * (n + 1)
+            pdf.set_xy(x, y)
+            pdf.set_font("Helvetica", "B" if bold else "", BODY_SIZE)
+            pdf.cell(width * 3 if n == 0 else width, 6, cell, align="L" if n == 0 else "R")
+        pdf.set_xy(20, y + 7)
+    pdf.ln(3)
 
 
 def plain_ascii(text: str) -> str:

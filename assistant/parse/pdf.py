@@ -303,7 +303,13 @@ def strip_edges(pages: list[list[Line]], running: set[str]) -> list[list[Line]]:
             for ln in seq:
                 if id(ln) in drop:
                     break
-                if _edge_key(ln.text) in running or _FOLIO.match(ln.text):
+                # A number on the same baseline as other text is a table's or
+                # a contents page's last column, not the page's folio.
+                key = _edge_key(ln.text)
+                number = bool(_FOLIO.match(ln.text)) or not re.search(r"[a-z]", key)
+                beside = [o for o in lines if o is not ln and abs(o.y0 - ln.y0) <= 2.5]
+                if (key in running and not number) or (number and (key in running or _FOLIO.match(
+                        ln.text)) and all(_edge_key(o.text) in running for o in beside)):
                     drop.add(id(ln))
                 else:
                     break

@@ -97,3 +97,27 @@ def test_the_cli_build_reports_the_skipped_document_and_succeeds(corpus, capsys,
     assert code == 0
     assert "skipped bad.md" in err and "could not be cut into passages" in err
     assert "Traceback" not in err
+
+
+def test_embedding_progress_moves_with_texts_done_rate_and_time_left(index_copy, embedder,
+                                                                     tmp_path):
+    import re
+
+    folder = tmp_path / "corpus"
+    shutil.copytree(index_copy.corpus_dir, folder)
+    # 300 new sentences: more than two progress steps of texts to embed.
+    lines = [f"Reservoir {n} released {n * 7} acre-feet to the northern canal in week {n}."
+             for n in range(300)]
+    (folder / "releases.md").write_text("# Releases\n\n" + "\n\n".join(lines) + "\n",
+                                        encoding="utf-8")
+    seen: list[tuple[str, float]] = []
+    build_index(replace(index_copy, corpus_dir=folder), embedder,
+                lambda stage, fraction: seen.append((stage, fraction)))
+    steps = [(int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")), f)
+             for s, f in seen if (m := re.match(r"embedding ([\d,]+) of ([\d,]+) texts", s))]
+    assert len(steps) >= 3
+    done = [d for d, _, _ in steps]
+    assert done == sorted(done) and done[0] == 0 and done[-1] == steps[-1][1]
+    assert [f for *_, f in steps] == sorted(f for *_, f in steps)
+    middle = [s for s, _ in seen if s.startswith("embedding") and "left" in s]
+    assert middle and re.search(r"\d+/s, about \d+", middle[0])

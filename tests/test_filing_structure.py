@@ -83,3 +83,8 @@ def test_a_table_keeps_its_rows_as_rows_with_title_and_headers(filing):
     assert row.pages == (6,)
     for p in tables:
         assert filing.text[p.start:p.end] == p.text
+
+
+def test_exhibits_are_marked_as_such(filing):
+    marked = {s.title for s in filing.sections if s.id in filing.meta["appendices"]}
+    assert marked == {"Item 15. Exhibits"}

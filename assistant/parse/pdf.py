@@ -742,7 +742,16 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
                  "contents": [[e.level, e.title, e.printed_page] for e in contents],
                  # MuPDF rebuilt a damaged file: its text may be incomplete.
                  "repaired": repaired})
-    return out.build(doc_id, path.name, title, info)
+    doc = out.build(doc_id, path.name, title, info)
+    # Exhibits and appendices are material attached to the report, not its
+    # body: their sections are listed so a reader (and a ranking) can tell.
+    doc.meta["appendices"] = [sec.id for sec in doc.sections
+                              if any(_APPENDIX.match(t) for t in sec.path)]
+    return doc
+
+
+_APPENDIX = re.compile(r"(?:item\s+\d{1,2}[a-c]?\.?\s+)?(?:exhibits?|appendix|appendices|annex|"
+                       r"schedules?)\b", re.I)
 
 
 def _clean_title(title: str) -> str:

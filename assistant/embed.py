@@ -209,12 +209,16 @@ def embed_missing(embedder: Embedder, texts: list[str], owners: list[str],
         part = [k for k in order[i:i + EMBED_SLICE] if todo[k][1] not in bad]
         try:
             vecs = list(embedder.encode([todo[k][0] for k in part]))
+        except AssistantError:
+            raise  # the model itself cannot be loaded: no document is to blame
         except Exception:  # one document's text must not stop the others
             log.exception("embedding a batch failed; retrying its texts one by one")
             vecs = []
             for k in part:
                 try:
                     vecs.append(embedder.encode([todo[k][0]])[0])
+                except AssistantError:
+                    raise
                 except Exception as exc:
                     bad.setdefault(todo[k][1], f"{type(exc).__name__}: {exc}")
                     vecs.append(None)

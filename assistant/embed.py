@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import numpy as np
 from assistant.errors import AssistantError
 
 BUNDLED_PREFIX = "bundled:"
+log = logging.getLogger("assistant")
 
 
 def resolve_model(name: str) -> str:
@@ -43,6 +47,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model = None
         self._tokenizer = None
+        self._ends = None
         self._lock = threading.Lock()
 
     @property
@@ -102,6 +107,25 @@ class Embedder:
             self._tokenizer = self._load_tokenizer()
         return self._tokenizer(text)
 
+    def token_ends(self, text: str) -> list[int]:
+        """Where each of the model's word pieces of ``text`` ends, special tokens left out."""
+        if getattr(self, "_ends", None) is None:
+            self._ends = self._load_ends()
+        return self._ends(text)
+
+    def _load_ends(self):
+        path = self._local_files() if self._model is None else None
+        if path is not None:
+            from tokenizers import Tokenizer
+
+            fast = Tokenizer.from_file(str(path / "tokenizer.json"))
+            fast.no_truncation()
+            fast.no_padding()
+            return lambda text: [e for _, e in fast.encode(text, add_special_tokens=False).offsets]
+        tok = self.model.tokenizer
+        return lambda text: [e for _, e in tok(text, add_special_tokens=False, truncation=False,
+                                               return_offsets_mapping=True)["offset_mapping"]]
+
     def _load_tokenizer(self):
         path = self._local_files() if self._model is None else None
         if path is not None:
@@ -151,3 +175,61 @@ def embed_cached(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarr
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32), 0
     return np.stack([cache[k] for k in keys]).astype(np.float32), len(missing)
+
+
+# (texts done, texts to do, seconds so far, estimated seconds left or None)
+EmbedProgress = Callable[[int, int, float, "float | None"], None]
+EMBED_SLICE = 128  # texts per progress step
+
+
+def embed_missing(embedder: Embedder, texts: list[str], owners: list[str],
+                  cache: dict[str, np.ndarray], report: EmbedProgress | None = None
+                  ) -> dict[str, str]:
+    """Embed the texts missing from ``cache`` into it; the owners whose texts failed.
+
+    ``owners[i]`` names the document of ``texts[i]``. Texts are embedded
+    longest first in slices, so progress is reported as it goes and each
+    batch holds texts of about one length (less padding). A slice that fails
+    is retried text by text, and a text that still fails costs only its own
+    document: returns ``{owner: reason}`` for those, the rest are cached.
+    """
+    todo: dict[str, tuple[str, str]] = {}
+    for text, owner in zip(texts, owners, strict=True):
+        key = text_key(embedder.model_name, text)
+        if key not in cache and key not in todo:
+            todo[key] = (text, owner)
+    order = sorted(todo, key=lambda k: -len(todo[k][0]))
+    total, total_chars = len(order), sum(len(t) for t, _ in todo.values())
+    bad: dict[str, str] = {}
+    t0 = time.perf_counter()
+    done = done_chars = 0
+    if report:
+        report(0, total, 0.0, None)
+    for i in range(0, total, EMBED_SLICE):
+        part = [k for k in order[i:i + EMBED_SLICE] if todo[k][1] not in bad]
+        try:
+            vecs = list(embedder.encode([todo[k][0] for k in part]))
+        except AssistantError:
+            raise  # the model itself cannot be loaded: no document is to blame
+        except Exception:  # one document's text must not stop the others
+            log.exception("embedding a batch failed; retrying its texts one by one")
+            vecs = []
+            for k in part:
+                try:
+                    vecs.append(embedder.encode([todo[k][0]])[0])
+                except AssistantError:
+                    raise
+                except Exception as exc:
+                    bad.setdefault(todo[k][1], f"{type(exc).__name__}: {exc}")
+                    vecs.append(None)
+        for k, v in zip(part, vecs, strict=True):
+            if v is not None:
+                cache[k] = v
+        done = min(total, i + EMBED_SLICE)
+        done_chars += sum(len(todo[k][0]) for k in order[i:i + EMBED_SLICE])
+        if report:
+            seconds = time.perf_counter() - t0
+            # Time left from characters, not texts: the longest go first.
+            left = seconds * (total_chars - done_chars) / done_chars if done_chars else None
+            report(done, total, seconds, left)
+    return bad

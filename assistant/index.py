@@ -42,14 +42,21 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunk import ChunkSettings, chunk_corpus, sentence_spans, tiktoken_counter
+from assistant.chunk import (
+    ChunkSettings,
+    ModelFit,
+    chunk_document,
+    sentence_spans,
+    tiktoken_counter,
+    tiktoken_ends,
+)
 from assistant.config import Config
-from assistant.embed import Embedder, embed_cached, text_key
+from assistant.embed import Embedder, EmbedProgress, embed_missing, text_key
 from assistant.errors import AssistantError, IndexError_
 from assistant.lexical import BM25Index
 from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_corpus
 from assistant.retrieve.acronyms import extract_acronyms
-from assistant.types import PEOPLE, Block, Document, Passage, Person, Section
+from assistant.types import PEOPLE, TABLE, Block, Document, Passage, Person, Section
 
 FORMAT_VERSION = 6  # 4: BM25 stop words; 5: sentences.faiss; 6: member lines with their list
 Progress = Callable[[str, float], None]
@@ -71,9 +78,11 @@ def sentence_embed_text(p: Passage, sentence: str) -> str:
     A line of a member list ("Samantha Gross, Brookings Institution") says
     nothing of the group it belongs to, so alone its vector cannot tell the
     energy group's Brookings member from the security group's; it is embedded
-    with its list's place in the report. Prose sentences stand alone.
+    with its list's place in the report. A table's row is embedded with the
+    table's title and column headers, for the same reason. Prose sentences
+    stand alone.
     """
-    return f"{p.context}: {sentence}" if p.kind == PEOPLE and p.context else sentence
+    return f"{p.context}: {sentence}" if p.kind in (PEOPLE, TABLE) and p.context else sentence
 
 
 # --- FAISS ------------------------------------------------------------------
@@ -450,10 +459,51 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _chunk_each(docs: list[Document], cfg: Config, embedder: Embedder
+                ) -> tuple[list[Document], list[Passage], list[Skipped]]:
+    """Passages of every document that chunks; one that fails is skipped with its reason.
+
+    Each passage's text and context fit the model by construction (chunk.ModelFit);
+    the check after it is the guarantee, and a document that still broke it
+    would be a fault of the chunker, reported for that document alone.
+    """
+    settings = ChunkSettings(cfg.chunk_target_tokens, cfg.chunk_max_tokens)
+    count = tiktoken_counter(cfg.encoding)
+    limit = embedder.max_seq_length
+    fit = ModelFit(embedder.count_tokens, limit, embedder.token_ends)
+    kept, passages, skipped = [], [], []
+    for d in docs:
+        try:
+            mine = chunk_document(d, settings, count, fit, tiktoken_ends(cfg.encoding))
+            for p in mine:
+                n = embedder.count_tokens(embed_text(p))
+                if n > limit:
+                    raise AssistantError(f"passage {p.id} is {n} model tokens, over the "
+                                         f"model's limit of {limit}")
+        except (AssistantError, ValueError, RuntimeError, MemoryError, RecursionError) as exc:
+            log.warning("skipped %s: %s", d.source, exc)
+            skipped.append(Skipped(d.source, f"{d.source}: could not be cut into passages "
+                                             f"({exc}); the other documents were built"))
+            continue
+        kept.append(d)
+        passages.extend(mine)
+    return kept, passages, skipped
+
+
+def _sentence_texts(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
+    out = []
+    for i, p in enumerate(passages):
+        for s, e in sentence_spans(p.text):
+            out.append((i, s, e, sentence_embed_text(p, p.text[s:e])))
+    return out
+
+
 def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
                 show_bar: bool = False) -> IndexData:
     """Parse, chunk, embed and index the corpus; publish it atomically.
 
+    A document that fails at any stage (parse, chunk, embed) is left out and
+    reported in ``skipped`` with its reason; the others are built.
     The whole build holds the build lock (see the module's docstring), and
     first sweeps away what killed builds and adds left behind.
     """
@@ -474,33 +524,38 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
         why = "; ".join(s.reason for s in skipped) or "it has no supported files"
         raise AssistantError(f"nothing to index in {cfg.corpus_dir}: {why}")
     progress("chunking", 0.08)
-    settings = ChunkSettings(cfg.chunk_target_tokens, cfg.chunk_max_tokens)
-    passages = chunk_corpus(docs, settings, tiktoken_counter(cfg.encoding))
-
-    progress("loading the embedding model", 0.12)
-    limit = embedder.max_seq_length
-    for p in passages:
-        n = embedder.count_tokens(embed_text(p))
-        if n > limit:
-            raise AssistantError(
-                f"passage {p.id} is {n} model tokens, over the model's limit of {limit}; "
-                "lower REPORT_ASSISTANT_CHUNK_MAX_TOKENS"
-            )
+    docs, passages, failed = _chunk_each(docs, cfg, embedder)
+    skipped += failed
 
     found = _load_cache(cfg.index_dir)
     cache = found.vectors
-    progress("embedding passages", 0.2)
-    vectors, new_p = embed_cached(embedder, [embed_text(p) for p in passages], cache, show_bar)
-    spans = []
-    texts = []
-    for i, p in enumerate(passages):
-        for s, e in sentence_spans(p.text):
-            spans.append((i, s, e))
-            texts.append(sentence_embed_text(p, p.text[s:e]))
-    progress("embedding sentences", 0.55)
-    sent_vectors, new_s = embed_cached(embedder, texts, cache, show_bar)
+    sentences = _sentence_texts(passages)
+    texts = [embed_text(p) for p in passages] + [t for *_, t in sentences]
+    owners = [p.doc_id for p in passages] + [passages[i].doc_id for i, *_ in sentences]
+    before = set(cache)
+    progress("embedding", 0.2)
+    bad = embed_missing(embedder, texts, owners, cache, _embed_progress(progress, 0.2, 0.85))
+    if bad:
+        for doc_id, why in bad.items():
+            source = next(d.source for d in docs if d.id == doc_id)
+            log.warning("skipped %s: %s", source, why)
+            skipped.append(Skipped(source, f"{source}: could not be embedded ({why}); the "
+                                           "other documents were built"))
+        docs = [d for d in docs if d.id not in bad]
+        passages = [p for p in passages if p.doc_id not in bad]
+        sentences = _sentence_texts(passages)
+    if not docs:
+        why = "; ".join(s.reason for s in skipped)
+        raise AssistantError(f"nothing could be indexed in {cfg.corpus_dir}: {why}")
+    passage_texts = [embed_text(p) for p in passages]
+    sentence_texts = [t for *_, t in sentences]
+    keys = {t: text_key(embedder.model_name, t) for t in [*passage_texts, *sentence_texts]}
+    new = sum(1 for k in set(keys.values()) if k not in before)
+    vectors = _stack(cache, [keys[t] for t in passage_texts], embedder)
+    sent_vectors = _stack(cache, [keys[t] for t in sentence_texts], embedder)
+    spans = [(i, s, e) for i, s, e, _ in sentences]
 
-    progress("building the indexes", 0.85)
+    progress("building the indexes", 0.86)
     dense = make_faiss_index(vectors)
     sent_dense = make_faiss_index(sent_vectors.reshape(-1, vectors.shape[1]))
     bm25 = BM25Index.build([f"{p.context}\n{p.text}" for p in passages])
@@ -512,8 +567,8 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
         "sentences": len(spans),
         "documents": [{"id": d.id, "title": d.title, "source": d.source} for d in docs],
         "skipped": [asdict(s) for s in skipped],
-        "newly_embedded": new_p + new_s,
-        "reused": len(passages) + len(texts) - new_p - new_s,
+        "newly_embedded": new,
+        "reused": len(passage_texts) + len(sentence_texts) - new,
         "embedding_cache": {"from": found.source, "notes": found.notes},
         "faiss_index": type(dense).__name__,
         "sentence_index": type(sent_dense).__name__,
@@ -524,7 +579,7 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
 
     progress("writing the index", 0.92)
     # Only the vectors this build uses are kept, so the cache does not grow forever.
-    used = {text_key(embedder.model_name, t) for t in [*map(embed_text, passages), *texts]}
+    used = set(keys.values())
     path = _write_version(cfg.index_dir, manifest, passages, docs, dense, vectors, sent_vectors,
                           spans, bm25, acronyms, {k: cache[k] for k in used},
                           sent_dense=sent_dense)
@@ -532,6 +587,31 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
     return IndexData(path, manifest, passages, docs, dense, vectors, sent_vectors,
                      np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped,
                      sent_dense)
+
+
+def _stack(cache: dict[str, np.ndarray], keys: list[str], embedder: Embedder) -> np.ndarray:
+    if not keys:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    return np.stack([cache[k] for k in keys]).astype(np.float32)
+
+
+def _embed_progress(progress: Progress, lo: float, hi: float) -> EmbedProgress:
+    """Embedding progress as a stage line: texts done of total, rate, time left."""
+
+    def report(done: int, total: int, seconds: float, left: float | None) -> None:
+        line = f"embedding {done:,} of {total:,} texts"
+        if done and seconds > 0:
+            line += f", {done / seconds:.0f}/s"
+            if left is not None and done < total:
+                line += f", about {_duration(left)} left"
+        progress(line, lo + (hi - lo) * (done / total if total else 1.0))
+
+    return report
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],

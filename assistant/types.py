@@ -17,6 +17,7 @@ TEXT = "text"
 QUOTE = "quote"
 PEOPLE = "people"
 FOOTNOTE = "footnote"
+TABLE = "table"  # rows of a table, one a line; Block.label holds its title and column headers
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Block:
     """A paragraph-sized unit of a parsed document, with its place in Document.text."""
 
     text: str
-    kind: str  # TEXT, QUOTE, PEOPLE, FOOTNOTE
+    kind: str  # TEXT, QUOTE, PEOPLE, FOOTNOTE, TABLE
     section_id: str
     start: int
     end: int
@@ -119,14 +120,23 @@ class Passage:
     context: str = ""
     notes: tuple[str, ...] = ()
     doc_title: str = ""
+    # The numbers printed on those pages, where a document prints other
+    # numbers than their place ("20" on the 26th page of a filing); else empty.
+    printed_pages: tuple[str, ...] = ()
 
     @property
     def page_label(self) -> str:
         if not self.pages:
             return ""
         if len(self.pages) == 1:
-            return f"p. {self.pages[0]}"
-        return f"pp. {self.pages[0]}-{self.pages[-1]}"
+            label = f"p. {self.pages[0]}"
+        else:
+            label = f"pp. {self.pages[0]}-{self.pages[-1]}"
+        printed = [p for p in self.printed_pages if p]
+        if printed:
+            shown = printed[0] if len(set(printed)) == 1 else f"{printed[0]}-{printed[-1]}"
+            label += f" (printed {shown})"
+        return label
 
     @property
     def citation(self) -> str:
@@ -151,6 +161,7 @@ class Passage:
         d["section_path"] = list(self.section_path)
         d["pages"] = list(self.pages)
         d["notes"] = list(self.notes)
+        d["printed_pages"] = list(self.printed_pages)
         return d
 
     @classmethod
@@ -159,6 +170,7 @@ class Passage:
         d["section_path"] = tuple(d.get("section_path", ()))
         d["pages"] = tuple(d.get("pages", ()))
         d["notes"] = tuple(d.get("notes", ()))
+        d["printed_pages"] = tuple(d.get("printed_pages", ()))
         return cls(**d)
 
 

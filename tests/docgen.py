@@ -32,8 +32,12 @@ Item = tuple
 
 def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE WORKING PAPER",
               outline: bool = True, title: str | None = None,
-              footer: str = "Page {n}") -> Path:
-    """Draw ``pages`` into a PDF at ``path``; returns the path."""
+              footer: str = "Page {n}", folio_offset: int = 0) -> Path:
+    """Draw ``pages`` into a PDF at ``path``; returns the path.
+
+    The footer prints the page's number plus ``folio_offset`` (a filing
+    numbers its pages from after its cover and contents).
+    """
     from fpdf import FPDF
 
     class _PDF(FPDF):
@@ -47,7 +51,7 @@ def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE
             if footer:
                 self.set_font("Helvetica", size=9)
                 self.set_y(-12)
-                self.cell(0, 5, footer.format(n=self.page_no()), align="C")
+                self.cell(0, 5, footer.format(n=self.page_no() + folio_offset), align="C")
 
     pdf = _PDF(format="A4")
     pdf.set_auto_page_break(False)
@@ -63,15 +67,20 @@ def write_pdf(path: Path, pages: list[list[Item]], header: str = "ACME INSTITUTE
                 _, level, text = item
                 if outline:
                     pdf.start_section(text, level=level - 1)
-                pdf.set_font("Helvetica", "B", HEADING_SIZES[level])
+                size = HEADING_SIZES.get(level, 12)
+                pdf.set_font("Helvetica", "B", size)
                 pdf.ln(2)
-                pdf.multi_cell(0, HEADING_SIZES[level] * 0.5, text, align="L",
+                pdf.multi_cell(0, size * 0.5, text, align="L",
                                new_x="LMARGIN", new_y="NEXT")
                 pdf.ln(2)
             elif item[0] == "p":
                 _write_paragraph(pdf, item[1])
             elif item[0] == "cols":
                 _write_columns(pdf, item[1], item[2])
+            elif item[0] == "toc":
+                _write_contents(pdf, item[1])
+            elif item[0] == "table":
+                _write_table(pdf, item[1], item[2], item[3])
         bottom = pdf.get_y()
         if notes:
             top = pdf.h - 20 - 4.5 * sum(1 + len(t) // 95 for _, _, t in notes)
@@ -117,6 +126,38 @@ def _write_columns(pdf, left: list[str], right: list[str]) -> None:
             pdf.ln(3)
         bottoms.append(pdf.get_y())
     pdf.set_xy(20, max(bottoms))
+
+
+def _write_contents(pdf, entries: list[tuple[str, str, int]]) -> None:
+    """A printed table of contents: item number, title and page on one baseline each."""
+    pdf.set_font("Helvetica", size=BODY_SIZE)
+    for number, title, page in entries:
+        y = pdf.get_y()
+        pdf.set_xy(20, y)
+        pdf.cell(25, 6, number)
+        pdf.set_xy(45, y)
+        pdf.cell(120, 6, title)
+        pdf.set_xy(175, y)
+        pdf.cell(15, 6, str(page), align="R")
+        pdf.set_xy(20, y + 7)
+    pdf.ln(3)
+
+
+def _write_table(pdf, title: str, header: list[str], rows: list[list[str]]) -> None:
+    """A financial table as filings draw it: every cell its own text, on a shared baseline."""
+    pdf.set_font("Helvetica", "B", BODY_SIZE)
+    pdf.cell(0, 6, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=BODY_SIZE)
+    width = 170 / (len(header) + 2)
+    for cells, bold in [(["", *header], True)] + [(r, False) for r in rows]:
+        y = pdf.get_y()
+        for n, cell in enumerate(cells):
+            x = 20 if n == 0 else 20 + width * (n + 1)
+            pdf.set_xy(x, y)
+            pdf.set_font("Helvetica", "B" if bold else "", BODY_SIZE)
+            pdf.cell(width * 3 if n == 0 else width, 6, cell, align="L" if n == 0 else "R")
+        pdf.set_xy(20, y + 7)
+    pdf.ln(3)
 
 
 def plain_ascii(text: str) -> str:
@@ -278,3 +319,65 @@ makes up about a third of the cost of each cubic metre.<sup>1</sup></p>
 <footer><p>Footnote 1: figures for plants built after 2015.</p></footer>
 </body></html>
 """
+
+
+# --- hostile documents ------------------------------------------------------------
+# What real filings throw at a parser and a chunker, pushed to the extreme:
+# each generator draws its words from a seeded random source, so a property
+# test can run it over several seeds.
+
+def _words(rng, n: int) -> list[str]:
+    stems = ["revenue", "segment", "liability", "accrued", "impairment", "goodwill", "lease",
+             "deferred", "derivative", "pension", "litigation", "subsidiary", "amortization",
+             "consolidated", "fiscal", "operating", "tax", "net", "equity", "cash"]
+    out = []
+    for _ in range(n):
+        w = rng.choice(stems)
+        r = rng.random()
+        if r < 0.15:
+            w = f"{rng.randint(1, 99_999):,}"
+        elif r < 0.2:
+            w = f"({rng.randint(1, 999)}.{rng.randint(0, 9)})%"
+        elif r < 0.25:
+            w = w.upper()
+        out.append(w)
+    return out
+
+
+def hostile_run_on(rng, words: int = 5000) -> str:
+    """Markdown: one paragraph of ``words`` words with no full stop anywhere."""
+    return "# Risk Factors\n\n" + " ".join(_words(rng, words)) + "\n"
+
+
+def hostile_toc(rng, entries: int = 300) -> str:
+    """Markdown: a printed table of contents of ``entries`` lines as one paragraph."""
+    lines = [f"Item {n // 10 + 1}{'ABCDEFGHIJ'[n % 10]}. {' '.join(_words(rng, 6)).title()} "
+             f"{rng.randint(1, 190)}" for n in range(entries)]
+    return "# Table of Contents\n\n" + "\n".join(lines) + "\n\n# Business\n\nWe make " \
+        "adhesives. Sales rose in every region.\n"
+
+
+def hostile_table(rng, columns: int = 60, rows: int = 12) -> str:
+    """Markdown: a table of ``columns`` columns of figures, with a long header row."""
+    head = ["Line item"] + [f"Q{c % 4 + 1} {2000 + c // 4} restated" for c in range(columns - 1)]
+    out = ["# Selected Financial Data", "", "| " + " | ".join(head) + " |",
+           "|" + "---|" * columns]
+    for _ in range(rows):
+        cells = [" ".join(_words(rng, 3))] + [f"{rng.randint(-99_999, 999_999):,}"
+                                              for _ in range(columns - 1)]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def hostile_deep_pages(rng, depth: int = 40, per_page: int = 10) -> list[list[Item]]:
+    """PDF pages with headings nested ``depth`` levels deep, each level a long title,
+    and a paragraph under the deepest."""
+    pages: list[list[Item]] = []
+    for level in range(1, depth + 1):
+        if (level - 1) % per_page == 0:
+            pages.append([])
+        title = f"{level}. " + " ".join(_words(rng, 5)).title()
+        pages[-1].append(("h", level, title))
+    pages[-1].append(("p", "The deepest section has one sentence of its own. " +
+                      " ".join(_words(rng, 40)) + "."))
+    return pages

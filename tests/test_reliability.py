@@ -72,7 +72,7 @@ def deny_mkdir_in(monkeypatch, folder: Path) -> None:
 def build_work(monkeypatch) -> list[str]:
     """Records each parse and each embedding a build starts."""
     calls: list[str] = []
-    real_corpus, real_embed = index_mod.load_corpus, index_mod.embed_cached
+    real_corpus, real_embed = index_mod.load_corpus, index_mod.embed_missing
 
     def corpus(*args, **kwargs):
         calls.append("parse")
@@ -83,7 +83,7 @@ def build_work(monkeypatch) -> list[str]:
         return real_embed(*args, **kwargs)
 
     monkeypatch.setattr(index_mod, "load_corpus", corpus)
-    monkeypatch.setattr(index_mod, "embed_cached", embed)
+    monkeypatch.setattr(index_mod, "embed_missing", embed)
     return calls
 
 

@@ -21,9 +21,15 @@ from assistant.types import Document
 
 META_SUFFIX = ".meta.json"
 # Bump when parsing changes what a document becomes, so saved indexes go stale.
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"  # 5: printed contents, folios, model-sized chunks
 
 Parser = Callable[[Path, str, dict], Document]
+
+# The longest paragraph accepted. A report's longest runs to a few thousand
+# characters; one far over this is a dump (a whole file on one line), whose
+# tens of thousands of passages would take many minutes to embed, and so
+# would hang `add` and every build after it.
+MAX_PARAGRAPH_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,12 @@ def load_document(path: Path) -> Document:
                           ) from exc
     if not doc.blocks:
         raise CorpusError(f"{path.name}: no text found; is it empty or a scanned image?")
+    longest = max(len(b.text) for b in doc.blocks)
+    if longest > MAX_PARAGRAPH_CHARS:
+        raise CorpusError(
+            f"{path.name}: a paragraph of {longest:,} characters without a break, over the "
+            f"limit of {MAX_PARAGRAPH_CHARS:,}; split it into paragraphs (blank lines) and add "
+            "it again")
     return doc
 
 

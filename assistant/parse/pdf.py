@@ -26,11 +26,12 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from assistant.errors import CorpusError
 from assistant.parse.outline import OutlineBuilder, fallback_title, to_superscript
-from assistant.types import FOOTNOTE, Document
+from assistant.types import FOOTNOTE, TABLE, Document
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl",
                             "\u00ad": "", "\u00a0": " "})
@@ -239,6 +240,57 @@ def running_lines(pages: list[list[Line]]) -> set[str]:
     return running
 
 
+_PRINTED = re.compile(r"(?:page\s+)?(\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?", re.I)
+
+
+def _roman(label: str) -> int | None:
+    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+    total, prev = 0, 0
+    for ch in reversed(label.lower()):
+        v = values.get(ch)
+        if v is None:
+            return None
+        total, prev = (total - v, prev) if v < prev else (total + v, v)
+    return total
+
+
+def printed_folios(pages: list[list[Line]]) -> dict[int, str]:
+    """The number each page prints as its folio, where it differs from its place.
+
+    A filing numbers its pages from after the cover and contents ("20" on
+    the 26th page), so a citation needs both: the physical page a viewer
+    jumps to, and the number the reader sees. A folio is a bare number (or
+    "Page 3 of 9", or roman) among the top or bottom lines; it counts only
+    when it is in a run of three pages whose folios keep the same distance
+    from their place, which page numbers in a table of contents do not.
+    """
+    found: dict[int, list[tuple[str, int]]] = {}
+    for n, lines in enumerate(pages, start=1):
+        geo = by_height(lines)
+        for ln in geo[:EDGE_LINES] + geo[-EDGE_LINES:]:
+            m = _PRINTED.fullmatch(ln.text.strip())
+            if not m:
+                continue
+            label = m.group(1)
+            value = int(label) if label.isdigit() else _roman(label)
+            if value is not None:
+                found.setdefault(n, []).append((label, value - n))
+    offsets = {n: {off for _, off in cands} for n, cands in found.items()}
+
+    def has(n: int, off: int) -> bool:
+        return off in offsets.get(n, ())
+
+    out: dict[int, str] = {}
+    for n, cands in found.items():
+        for label, off in cands:
+            # in a run of three pages or more: two contents pages can agree by chance
+            run = any(has(n + a, off) and has(n + b, off) for a, b in ((-1, 1), (-2, -1), (1, 2)))
+            if run and label != str(n):
+                out[n] = label
+                break
+    return out
+
+
 def strip_edges(pages: list[list[Line]], running: set[str]) -> list[list[Line]]:
     """Each page without its running header, footer and page number."""
     out = []
@@ -251,7 +303,13 @@ def strip_edges(pages: list[list[Line]], running: set[str]) -> list[list[Line]]:
             for ln in seq:
                 if id(ln) in drop:
                     break
-                if _edge_key(ln.text) in running or _FOLIO.match(ln.text):
+                # A number on the same baseline as other text is a table's or
+                # a contents page's last column, not the page's folio.
+                key = _edge_key(ln.text)
+                number = bool(_FOLIO.match(ln.text)) or not re.search(r"[a-z]", key)
+                beside = [o for o in lines if o is not ln and abs(o.y0 - ln.y0) <= 2.5]
+                if (key in running and not number) or (number and (key in running or _FOLIO.match(
+                        ln.text)) and all(_edge_key(o.text) in running for o in beside)):
                     drop.add(id(ln))
                 else:
                     break
@@ -386,6 +444,188 @@ def font_headings(paras: list[list[Para]], body: float
     return {pos: (level[(p.size, p.bold)], p.text) for pos, p in cands.items()}
 
 
+# --- tables ------------------------------------------------------------------------
+
+_FIGURE = re.compile(r"[\s$€£()\d,.\-–—%*]*\d[\s$€£()\d,.\-–—%*]*")
+
+
+@dataclass
+class TablePara(Para):
+    """A table found on a page: its rows as lines, with its column headers and title."""
+
+    rows: list[str] = field(default_factory=list)
+    header: str = ""  # the column headers, joined
+    title: str = ""  # the line above the headers that names the table
+
+
+def _cells(row: list[Line]) -> list[str]:
+    return [ln.text.strip() for ln in row if ln.text.strip()]
+
+
+def _figure_row(cells: list[str]) -> bool:
+    """A row of a financial table: a label, then figures ("Net sales | $ | 34,229 $ | 35,355")."""
+    return (len(cells) >= 2 and bool(re.search(r"[A-Za-z]", cells[0]))
+            and any(_FIGURE.fullmatch(c) for c in cells[1:]))
+
+
+def _header_row(cells: list[str]) -> bool:
+    return (bool(cells) and all(len(c.split()) <= 8 for c in cells)
+            and not cells[-1].endswith((".", ";")) and len(" ".join(cells)) <= 120)
+
+
+def split_tables(lines: list[Line]) -> tuple[list[Line], list[TablePara]]:
+    """(the page's other lines, its tables).
+
+    PyMuPDF gives each cell of a table as its own line, so read as prose a
+    table is a run of numbers with its row labels and column headers far
+    apart. Lines drawn on one baseline are a row; three or more rows of a
+    label and figures in a run are a table, with up to three short rows
+    above them as its column headers and the line above those as its title.
+    Each row becomes one line ("Net sales $ 34,229 $ 35,355"), so it can be
+    found, cited and shown as a row.
+    """
+    rows = _rows(lines)
+    kinds = []
+    for r in rows:
+        cells = _cells(r)
+        kinds.append("f" if _figure_row(cells) else
+                     "n" if cells and all(_FIGURE.fullmatch(c) for c in cells) else
+                     "l" if len(cells) == 1 and _header_row(cells) else "")
+    taken: set[int] = set()
+    tables: list[TablePara] = []
+    i = 0
+    while i < len(rows):
+        if kinds[i] != "f":
+            i += 1
+            continue
+        j = i
+        # Label rows ("Operating expenses") and rows of figures only (totals)
+        # continue a table; a label row at its end is the next heading.
+        while j + 1 < len(rows) and kinds[j + 1]:
+            j += 1
+        while kinds[j] == "l":
+            j -= 1
+        if sum(1 for k in kinds[i:j + 1] if k == "f") >= 3:
+            top = i
+            while (top > 0 and i - top < 4 and top - 1 not in taken and kinds[top - 1] != "f"
+                   and _header_row(_cells(rows[top - 1]))):
+                top -= 1
+            above = [" ".join(_cells(r)) for r in rows[top:i]]
+            title = above[0] if above and len(_cells(rows[top])) == 1 else ""
+            header = " | ".join(above[1:] if title else above)
+            members = [ln for r in rows[top:j + 1] for ln in r]
+            tables.append(TablePara(lines=members,
+                                    rows=above + [" ".join(_cells(r)) for r in rows[i:j + 1]],
+                                    header=header, title=title))
+            taken.update(range(top, j + 1))
+        i = j + 1
+    if not tables:
+        return lines, []
+    inside = {id(ln) for t in tables for ln in t.lines}
+    return [ln for ln in lines if id(ln) not in inside], tables
+
+
+def with_tables(paras: list[Para], tables: list[TablePara]) -> list[Para]:
+    """Paragraphs and tables in one list, top to bottom (a table where its first row is)."""
+    if not tables:
+        return paras
+    return sorted([*paras, *tables], key=lambda p: (p.lines[0].y0, p.lines[0].x0))
+
+
+# --- a printed table of contents -------------------------------------------------
+
+@dataclass(frozen=True)
+class ContentsEntry:
+    level: int  # 1 for a PART, 2 for an Item, 3 for what is listed under one
+    title: str
+    printed_page: int
+
+
+_ITEM_NUMBER = re.compile(r"^(?:item\s+)?(\d{1,2}[a-c]?)\.?$", re.I)
+_PART = re.compile(r"^part\s+[ivx]+\b", re.I)
+_ITEM = re.compile(r"^item\s+\d{1,2}[a-c]?\b", re.I)
+
+
+def _rows(lines: list[Line]) -> list[list[Line]]:
+    """Lines drawn on one baseline, left to right: a table's or a contents page's row."""
+    rows: list[list[Line]] = []
+    for ln in by_height(lines):
+        if rows and abs(ln.y0 - rows[-1][0].y0) <= 2.5:
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    return [sorted(r, key=lambda ln: ln.x0) for r in rows]
+
+
+def contents_entries(lines: list[Line]) -> list[ContentsEntry] | None:
+    """The entries of a page that is a printed table of contents, else None.
+
+    A contents page is mostly rows whose last cell is a page number and whose
+    other cells hold a title ("ITEM 1A | Risk Factors | 10"). Such a page is
+    never text to cite: its rows would become headings, lead sentences and
+    answers that only point elsewhere.
+    """
+    rows = [r for r in _rows(lines) if any(re.search(r"[A-Za-z]", ln.text) for ln in r)]
+    entries = []
+    for r in rows:
+        *cells, last = [ln.text.strip() for ln in r]
+        m = re.fullmatch(r"(?:(.*\S)\s+)?(\d{1,3})", last)
+        if not m:
+            continue
+        if m.group(1):
+            cells.append(m.group(1))
+        # Title cells are words: a row with figures in it is a table's.
+        if not cells or any(re.fullmatch(r"[\d,.()$%\s-]+", c) for c in cells[1:]) or (
+                re.fullmatch(r"[\d,.()$%\s-]+", cells[0]) and not _ITEM_NUMBER.match(cells[0])):
+            continue
+        number = _ITEM_NUMBER.match(cells[0])
+        if number and len(cells) > 1:
+            title, level = f"Item {number.group(1).upper()}. {' '.join(cells[1:])}", 2
+        else:
+            title = " ".join(cells)
+            level = 1 if _PART.match(title) else 2 if _ITEM.match(title) else 3
+        entries.append(ContentsEntry(level, " ".join(title.split()), int(m.group(2))))
+    # Its page numbers run forward; a table's last column does not.
+    steps = [b.printed_page >= a.printed_page for a, b in pairwise(entries)]
+    if (len(entries) >= 8 and len(entries) >= 0.5 * len(rows)
+            and sum(steps) >= 0.8 * len(steps)):
+        return entries
+    return None
+
+
+def contents_headings(entries: list[ContentsEntry], paras: list[list[Para]],
+                      folios: dict[int, str]) -> dict[tuple[int, int], tuple[int, str]]:
+    """Headings the contents lists, found on the page it gives for them.
+
+    The printed page is turned into the physical one through the folios
+    (a filing's page 20 is its 26th); a title counts only where a paragraph
+    on that page (or the next, for a heading at a page's foot) reads as it,
+    so a contents entry never opens a section at the wrong place.
+    """
+    physical = {int(v): n for n, v in folios.items() if v.isdigit()}
+    found: dict[tuple[int, int], tuple[int, str]] = {}
+    for e in entries:
+        page = physical.get(e.printed_page, e.printed_page)
+        names = {_key(e.title)}
+        item = re.match(r"(item \d{1,2}[a-c]?)\s*(.*)", _key(e.title))
+        if item:
+            names |= {item.group(1), item.group(2)}
+        names.discard("")
+        for pi in (page - 1, page):
+            if not 0 <= pi < len(paras):
+                continue
+            hit = next((j for j, para in enumerate(paras[pi])
+                        if len(para.text.split()) <= MAX_HEADING_WORDS
+                        and (k := _key(para.text)) and (k in names or (
+                            item and k.startswith(item.group(1) + " ")
+                            and k.endswith(item.group(2)[:20])))
+                        and (pi, j) not in found), None)
+            if hit is not None:
+                found[(pi, hit)] = (e.level, e.title)
+                break
+    return found
+
+
 # --- the parser -------------------------------------------------------------------
 
 def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
@@ -406,9 +646,20 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
         repaired = bool(getattr(pdf, "is_repaired", False))
 
     cover_title = _cover_title(pages[0] if pages else [])
+    folios = printed_folios(pages)
     running = running_lines(pages)
     pages = strip_edges(pages, running)
     body = body_size(pages)
+    # A printed table of contents sits in the first pages; its pages are
+    # recorded as entries and not read as text.
+    contents: list[ContentsEntry] = []
+    contents_pages = []
+    for n, lines in enumerate(pages[:max(3, len(pages) // 5)]):
+        entries = contents_entries(lines)
+        if entries:
+            contents.extend(entries)
+            contents_pages.append(n + 1)
+            pages[n] = []
     page_paras: list[list[Para]] = []
     page_notes: list[list[tuple[str, list[Line]]]] = []
     for n, (lines, height) in enumerate(zip(pages, heights, strict=True)):
@@ -417,11 +668,17 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
         near = lines + (pages[n - 1] if n else [])
         refs = " ".join(ln.text for ln in near)
         text_lines, notes = split_footnotes(lines, body, height, refs)
-        page_paras.append(paragraphs(text_lines))
+        text_lines, tables = split_tables(text_lines)
+        page_paras.append(with_tables(paragraphs(text_lines), tables))
         page_notes.append(notes)
 
     heads = outline_headings(toc, page_paras) if toc else {}
     source_of_headings = "outline" if heads else "font size"
+    if not heads and contents:
+        heads = contents_headings(contents, page_paras, folios)
+        # Too few found means the contents did not match this layout.
+        source_of_headings = "contents" if len(heads) >= 5 else "font size"
+        heads = heads if len(heads) >= 5 else {}
     if not heads:
         heads = font_headings(page_paras, body)
 
@@ -445,6 +702,12 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
 
     for pi, paras in enumerate(page_paras):
         for j, para in enumerate(paras):
+            if isinstance(para, TablePara):
+                flush()
+                # The block's label carries what each row is read with.
+                label = ". ".join(x for x in (para.title, para.header) if x)
+                out.block([("\n".join(para.rows), para.page)], kind=TABLE, label=label)
+                continue
             if (pi, j) in heads:
                 flush()
                 level, htitle = heads[(pi, j)]
@@ -473,9 +736,22 @@ def parse_pdf(path: Path, doc_id: str, meta: dict) -> Document:
     info = dict(meta)
     info.update({"format": "pdf", "pages": page_count, "headings_from": source_of_headings,
                  "running_lines": sorted(running), "body_size": body,
+                 # physical page -> the number printed on it, where they differ
+                 "printed_pages": {str(n): label for n, label in sorted(folios.items())},
+                 "contents_pages": contents_pages,
+                 "contents": [[e.level, e.title, e.printed_page] for e in contents],
                  # MuPDF rebuilt a damaged file: its text may be incomplete.
                  "repaired": repaired})
-    return out.build(doc_id, path.name, title, info)
+    doc = out.build(doc_id, path.name, title, info)
+    # Exhibits and appendices are material attached to the report, not its
+    # body: their sections are listed so a reader (and a ranking) can tell.
+    doc.meta["appendices"] = [sec.id for sec in doc.sections
+                              if any(_APPENDIX.match(t) for t in sec.path)]
+    return doc
+
+
+_APPENDIX = re.compile(r"(?:item\s+\d{1,2}[a-c]?\.?\s+)?(?:exhibits?|appendix|appendices|annex|"
+                       r"schedules?)\b", re.I)
 
 
 def _clean_title(title: str) -> str:

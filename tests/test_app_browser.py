@@ -33,6 +33,19 @@ USER = '#ra-chat [data-testid="user"]'
 ANSWER_TIMEOUT = 60_000  # ms; the machine may be busy
 
 
+def wait_text(pg, selector: str, *needles: str, timeout: float = ANSWER_TIMEOUT) -> None:
+    """Wait until the element exists and its text holds every needle.
+
+    The condition reads nothing from an element that has not rendered yet
+    (``?.`` and ``|| ''``), so on a slow machine it keeps waiting instead of
+    failing with "Cannot read properties of null".
+    """
+    pg.wait_for_function(
+        "([sel, needles]) => { const t = document.querySelector(sel)?.innerText || '';"
+        " return needles.every(n => t.includes(n)); }",
+        arg=[selector, list(needles)], timeout=timeout)
+
+
 @pytest.fixture(scope="module")
 def app(assistant, engine_config, tmp_path_factory):
     folder = tmp_path_factory.mktemp("app-browser")
@@ -83,8 +96,7 @@ def page(app, context, dialogs):
     pg.goto(app.url)
     pg.wait_for_selector("#ra-question textarea")
     # The section list is filled once the page has asked for the status.
-    pg.wait_for_function("document.querySelector('#ra-status')?.innerText.includes('Ready')",
-                         timeout=ANSWER_TIMEOUT)
+    wait_text(pg, "#ra-status", "Ready")
     yield pg
     pg.close()
 
@@ -130,8 +142,7 @@ def test_a_question_shows_its_answer_with_citations_and_pages(page, tmp_path):
     assert page.locator("#ra-answer-map rect.ra-cited").count() >= 1
     assert "Cited page" in page.inner_text("#ra-answer-map")
     page.click("#ra-export-box button, #ra-export-box .label-wrap")
-    page.wait_for_function(
-        "document.querySelector('#ra-export').innerText.includes('What does the report say')")
+    wait_text(page, "#ra-export", "What does the report say")
     assert page.locator("#ra-download button, #ra-download").first.is_enabled()
 
     shot = tmp_path / "screenshot-answer.png"
@@ -190,8 +201,7 @@ def test_browse_reads_a_section_and_filters_questions_to_it(page):
     open_tab(page, "browse")
     page.click("#ra-browse-section input")
     page.get_by_role("option", name=re.compile(r"Working Groups › Migration")).click()
-    page.wait_for_function(
-        "document.querySelector('#ra-reader')?.innerText.includes('Working Groups › Migration')")
+    wait_text(page, "#ra-reader", "Working Groups › Migration")
     reader = page.inner_text("#ra-reader")
     assert re.search(r"p\. 1[6-8]", reader)
     assert page.locator("#ra-reader-map rect.ra-band.ra-lit").count() == 1
@@ -208,9 +218,7 @@ def test_compare_shows_sections_side_by_side(page):
     open_tab(page, "compare")
     page.fill("#ra-topic textarea", "energy")
     page.click("#ra-compare")
-    page.wait_for_function(
-        "document.querySelector('#ra-compare-message').innerText.includes('speak to')",
-        timeout=ANSWER_TIMEOUT)
+    wait_text(page, "#ra-compare-message", "speak to")
     table = page.inner_text("#ra-compare-table")
     assert "Energy and Sustainability" in table
     # Gradio draws the table's body as a grid of div rows.
@@ -241,8 +249,7 @@ def test_injected_markup_in_a_question_is_shown_as_text(page, dialogs, payload):
 def test_bad_input_gets_a_message_and_the_next_question_works(page):
     page.fill("#ra-question textarea", "   ")
     page.click("#ra-ask")
-    page.wait_for_function(
-        "document.querySelector('#ra-message').innerText.includes('empty')")
+    wait_text(page, "#ra-message", "empty")
     assert page.locator(BOT).count() == 0
     # No question mark, so no question is picked out of it: the whole head and
     # tail are searched and the bubble shows the long question cut.
@@ -324,9 +331,7 @@ def test_an_uploaded_document_is_listed_and_answers_with_its_citation(page, tmp_
     page.get_by_label("Documents").check()
     page.fill("#ra-topic textarea", "water")
     page.click("#ra-compare")
-    page.wait_for_function(
-        "document.querySelector('#ra-compare-message').innerText.includes('documents speak')",
-        timeout=ANSWER_TIMEOUT)
+    wait_text(page, "#ra-compare-message", "documents speak")
     firsts = [row.locator('[role="gridcell"]').first.inner_text() for row in
               page.locator('#ra-compare-table div[role="row"]').all()]
     assert "Border Water Notes" in firsts, firsts
@@ -349,9 +354,7 @@ def test_a_hostile_file_name_and_title_show_as_text_and_run_nothing(page, dialog
     open_tab(page, "docs")
     choose(page, "#ra-remove-doc", "Bird notes")
     page.click("#ra-remove")
-    page.wait_for_function(
-        "document.querySelector('#ra-library-message').innerText.includes('Removed')",
-        timeout=ANSWER_TIMEOUT)
+    wait_text(page, "#ra-library-message", "Removed")
     assert title in page.inner_text("#ra-library-message")
     assert title not in page.inner_text("#ra-docs")
     page.wait_for_timeout(500)  # room for an onerror handler to fire, were there one
@@ -394,8 +397,7 @@ def test_markup_in_the_report_text_is_shown_as_text(hostile_app, context, dialog
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
         pg.goto(hostile_app.url)
-        pg.wait_for_function("document.querySelector('#ra-status')?.innerText.includes('Ready')",
-                             timeout=180_000)
+        wait_text(pg, "#ra-status", "Ready", timeout=180_000)
         assert "Notes <img src=x onerror=alert('title')>" in pg.inner_text("#ra-status")
         ask(pg, "What does nearshoring need?")
         # Open everything: the passages not quoted too, then each passage's context.
@@ -410,9 +412,7 @@ def test_markup_in_the_report_text_is_shown_as_text(hostile_app, context, dialog
         pg.click("#ra-compare")
         pg.wait_for_selector("#ra-compare-map svg", timeout=ANSWER_TIMEOUT)
         open_tab(pg, "browse")
-        pg.wait_for_function(
-            "document.querySelector('#ra-reader')?.innerText.includes('Water treaties')",
-            timeout=ANSWER_TIMEOUT)
+        wait_text(pg, "#ra-reader", "Water treaties")
         reader = pg.inner_text("#ra-reader")
         assert all(h in reader for h in HOSTILE), reader
         pg.wait_for_timeout(500)

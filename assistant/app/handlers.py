@@ -16,10 +16,10 @@ from typing import Any
 from assistant.api import Assistant, clean_question
 from assistant.app import render
 from assistant.app.engine import Engine, is_removable, scrub
-from assistant.app.pagemap import page_count, page_map_html
+from assistant.app.pagemap import page_count, page_map_html, strength_chart_html
 from assistant.conversation import complete_follow_up
 from assistant.errors import QueryError
-from assistant.types import Answer, Comparison, Document, Hit, Section
+from assistant.types import Answer, CompareRow, Comparison, Document, Hit, Section, Statement
 
 # The question kept in a payload (and shown back) is cut to this many characters.
 QUESTION_ECHO_CHARS = 500
@@ -171,18 +171,43 @@ def ask(a: Assistant, question: str, section: str | None = "",
                           named_documents(a), d)
 
 
+def _statement(row: CompareRow, st: Statement, first_n: int,
+               docs: Mapping[str, Document]) -> dict[str, Any]:
+    """One sentence of a row's position: its words, the passage it is from, and its page."""
+    p = row.hits[st.hit].passage
+    doc = docs.get(p.doc_id)
+    pages = list(doc.pages_of(p.start + st.start, p.start + st.end)) if doc else list(p.pages)
+    return {"text": p.text[st.start:st.end], "n": first_n + st.hit, "pages": pages,
+            "page_label": _pages_label(pages), "names_topic": st.names}
+
+
 def comparison_payload(c: Comparison, named: frozenset[str] = frozenset(),
                        titles: Mapping[str, str] | None = None,
-                       by: str = "section") -> dict[str, Any]:
-    """The API's view of a Comparison; ``titles`` maps document ids to titles."""
+                       by: str = "section",
+                       docs: Sequence[Document] = ()) -> dict[str, Any]:
+    """The API's view of a Comparison; ``titles`` maps document ids to titles.
+
+    Each row carries its ``position`` (its own one or two sentences on the
+    topic, each with its page), a ``strength`` relative to the strongest row
+    (1.0) and its ``order`` in the documents' reading order (``docs``, in
+    library order), so the page can sort rows either way.
+    """
     titles = titles or {}
+    by_id = {d.id: d for d in docs}
+    reading = {(d.id, s.path): i for i, (d, s) in
+               enumerate((d, s) for d in docs for s in d.sections)}
+    doc_order = {d.id: i for i, d in enumerate(docs)}
+    top = max((row.score for row in c.rows), default=0.0) or 1.0
     rows = []
     n = 0
     for rank, row in enumerate(c.rows, start=1):
         passages = []
-        for h in row.hits:
+        first_n = n + 1
+        for i, h in enumerate(row.hits):
             n += 1
-            passages.append(cite_dict(h, n, name_doc=h.passage.doc_id in named))
+            marks = [(st.start, st.end) for st in row.position if st.hit == i]
+            passages.append(cite_dict(h, n, bool(marks), marks,
+                                      name_doc=h.passage.doc_id in named))
         pages = list(row.pages)
         document = titles.get(row.doc_id, "")
         if by == "document":
@@ -202,6 +227,10 @@ def comparison_payload(c: Comparison, named: frozenset[str] = frozenset(),
             "pages": pages,
             "page_label": _pages_label(pages),
             "score": round(float(row.score), 6),
+            "strength": round(float(row.score) / top, 4),
+            "order": (reading.get((row.doc_id, row.section_path))
+                      if by == "section" else doc_order.get(row.doc_id)),
+            "position": [_statement(row, st, first_n, by_id) for st in row.position],
             "passages": passages,
         })
     return {"topic": c.topic, "by": by, "abstained": c.abstained, "reason": c.reason,
@@ -227,7 +256,7 @@ def compare(a: Assistant, topic: str, section: str | None = "", by: str | None =
     else:
         c = a.compare(t, section=sec, doc=doc_id)
     titles = {x.id: x.title for x in a.documents}
-    return comparison_payload(c, named_documents(a), titles, by)
+    return comparison_payload(c, named_documents(a), titles, by, a.documents)
 
 
 def _pages_label(pages: Sequence[int]) -> str:
@@ -415,21 +444,31 @@ def report_map(a: Assistant) -> str:
         for d in docs)
 
 
-def chat_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, str]:
-    """Everything the chat tab shows for one answer."""
+def chat_view(a: Assistant, payload: Mapping[str, Any], turn: int | None = None
+              ) -> dict[str, str]:
+    """Everything the chat tab shows for one answer.
+
+    ``turn`` is the answer's place in the conversation: its [n] markers link
+    to its source cards (see render.source_id). Raises KeyError when the
+    answer cites a document removed since.
+    """
     docs = _docs(a)
     title = docs[payload["citations"][0]["doc_id"]].title if payload["citations"] else (
         _shown_document(a, payload.get("doc", "")).title)
     return {
-        "message": render.answer_markdown(payload),
-        "sources": render.sources_html(docs, payload),
+        "message": render.answer_markdown(payload, turn),
+        "sources": render.sources_html(docs, payload, turn),
         "map": answer_map(a, payload),
         "export": render.export_markdown(payload, title),
     }
 
 
-def compare_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the compare tab shows: a summary line, the page map, the table."""
+def compare_view(a: Assistant, payload: Mapping[str, Any], order: str = "strength"
+                 ) -> dict[str, Any]:
+    """Everything the compare tab shows: a summary line, the page map, the table.
+
+    ``order`` is "strength" (strongest first) or "report" (reading order).
+    """
     docs = _docs(a)
     by_doc: dict[str, tuple[dict[int, list[str]], dict[tuple[str, ...], str]]] = {}
     for row in payload["rows"]:
@@ -461,8 +500,17 @@ def compare_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "message": render.compare_markdown(payload),
         "map": map_html,
+        "chart": strength_chart_html(payload),
         "table": render.compare_table(payload),
+        "html": render.compare_html(docs, payload, order),
     }
+
+
+def contents_html(a: Assistant) -> str:
+    """Browse: every document's Table of Contents as links with pages; each opens in place."""
+    named = named_documents(a)
+    return "".join(render.contents_html(d, d.id in named or len(a.documents) > 1)
+                   for d in a.documents)
 
 
 def overview(a: Assistant) -> dict[str, Any]:

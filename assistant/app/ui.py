@@ -22,10 +22,12 @@ API endpoints (for ``gradio_client``), all returning JSON:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +59,6 @@ CHAT_PLACEHOLDER = (
     "and page. When the report does not answer, the assistant says so.\n\n"
     "Try one of the examples below, or type your own question."
 )
-COMPARE_HEADERS = ["Section", "Pages", "Most relevant passage (the report's words, with its page)"]
-COMPARE_BY_DOC_HEADERS = ["Document", "Pages",
-                          "Most relevant passage (the document's words, with its section and page)"]
 ALL_SECTIONS = ("Whole report", "")
 ALL_DOCUMENTS = ("All documents", "")
 # Seconds between checks for a library change made in another browser tab;
@@ -68,30 +67,400 @@ LIBRARY_POLL = 10.0
 # Gradio's /upload route is open whatever the page does; with uploads off it
 # takes no more than this.
 CLOSED_UPLOAD_CAP = "1kb"
+# The conversation is kept in the reader's browser (localStorage), never on the
+# server; this many answers at most, the oldest dropped first.
+KEEP_TURNS = 40
+STORAGE_KEY = "report-assistant-conversation"
+STATIC = Path(__file__).with_name("static")
 
 
-def _export_file(markdown: str, question: str) -> str:
-    """Save the Markdown export where Gradio may serve it (the system temp folder)."""
-    digest = hashlib.sha256(markdown.encode()).hexdigest()[:16]
+def _export_file(text: str, name: str, suffix: str = ".md") -> str:
+    """Save an export where Gradio may serve it (the system temp folder)."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / "report-assistant-exports" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")[:40] or "answer"
-    path = folder / f"{slug}.md"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "answer"
+    path = folder / f"{slug}{suffix}"
     if not path.exists():
-        path.write_text(markdown, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     return str(path)
-
-
-def _messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
-    msgs = []
-    for t in turns:
-        msgs.append({"role": "user", "content": render.question_markdown(t["question"])})
-        msgs.append({"role": "assistant", "content": t["message"]})
-    return msgs
 
 
 def _warn(text: str) -> str:
     return f"⚠ {render.md_text(text[:1].upper() + text[1:])}"
+
+
+# -- the one shared engine, set by build() ----------------------------------------------
+# Handlers are module functions (the Gradio demo shape); what they share is
+# the engine and the server's upload settings, fixed when the page is built.
+_PAGE: dict[str, Any] = {}
+
+
+def _engine() -> Engine:
+    return _PAGE["engine"]
+
+
+def _assistant(progress: gr.Progress | None = None):
+    engine = _engine()
+    tick = None
+    if progress is not None and not engine.ready:
+        def tick(stage: str, fraction: float) -> None:
+            progress(fraction, desc=f"Preparing the report index: {stage}")
+    return engine.wait(WAIT_FOR_INDEX, tick)
+
+
+# -- the one place library errors become what a reader sees ----------------------------------
+
+def page_errors(outputs: int, message_at: int) -> Callable:
+    """Wrap a page handler: an AssistantError becomes a warning in output ``message_at``
+    (of ``outputs``), every other output left as it is, so nothing typed or shown is lost."""
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except AssistantError as exc:
+                out: list[Any] = [gr.skip()] * outputs
+                out[message_at] = _warn(str(exc))
+                return tuple(out) if outputs > 1 else out[0]
+        return run
+    return wrap
+
+
+def api_errors(fn: Callable) -> Callable:
+    """Wrap an API function: an AssistantError becomes a gr.Error with its message."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from None
+    return run
+
+
+# -- the conversation (kept in the browser) ------------------------------------------------
+
+def _messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
+    msgs = []
+    for i, payload in enumerate(turns):
+        msgs.append({"role": "user", "content": render.question_markdown(payload["question"])})
+        msgs.append({"role": "assistant", "content": render.answer_markdown(payload, i)})
+    return msgs
+
+
+def _valid_turns(turns: Any) -> list[dict[str, Any]]:
+    """What the browser kept, as a list of answer payloads; anything else is dropped."""
+    if not isinstance(turns, list):
+        return []
+    keys = {"question", "answer", "abstained", "sentences", "citations"}
+    return [t for t in turns if isinstance(t, dict) and keys <= t.keys()][-KEEP_TURNS:]
+
+
+def _turn_view(turns: list[dict[str, Any]], i: int) -> tuple:
+    """Sources, map, export text, download and selection for answer ``i``."""
+    try:
+        view = handlers.chat_view(_engine().assistant, turns[i], i)
+    except KeyError:
+        # The answer cites a document removed since; its passages cannot be drawn.
+        return (_removed_sources(), gr.skip(), gr.skip(),
+                gr.DownloadButton(value=None, interactive=False), i)
+    path = _export_file(view["export"], turns[i]["question"])
+    return (view["sources"], view["map"], view["export"],
+            gr.DownloadButton(value=path, interactive=True), i)
+
+
+def _empty_view() -> tuple:
+    empty_map = handlers.report_map(_engine().assistant) if _engine().ready else ""
+    return (render.empty_sources_html(), empty_map, "",
+            gr.DownloadButton(value=None, interactive=False), -1)
+
+
+# ask outputs: chatbot, turns, question, sources, answer_map, export, download, selected, message
+ASK_OUTPUTS = 9
+
+
+def _answer(question: str, section_value: str, doc_value: str, turns: Any,
+            progress: gr.Progress | None):
+    turns = _valid_turns(turns)
+    a = _assistant(progress)
+    payload = handlers.ask(a, question, section_value, [t["question"] for t in turns],
+                           doc=doc_value)
+    turns = [*turns, payload][-KEEP_TURNS:]
+    return (_messages(turns), turns, "", *_turn_view(turns, len(turns) - 1), "")
+
+
+@page_errors(ASK_OUTPUTS, message_at=ASK_OUTPUTS - 1)
+def on_ask(question: str, section_value: str, doc_value: str, turns: Any,
+           progress: gr.Progress = gr.Progress()):  # noqa: B008 (Gradio's injection idiom)
+    return _answer(question, section_value, doc_value, turns, progress)
+
+
+@page_errors(ASK_OUTPUTS, message_at=ASK_OUTPUTS - 1)
+def on_example(evt: gr.SelectData, section_value: str, doc_value: str, turns: Any,
+               progress: gr.Progress = gr.Progress()):  # noqa: B008
+    value = evt.value if isinstance(evt.value, dict) else {"text": str(evt.value)}
+    return _answer(str(value.get("text", "")), section_value, doc_value, turns, progress)
+
+
+def on_select(evt: gr.SelectData, turns: Any):
+    """Clicking an earlier message shows that answer's sources, map and download."""
+    turns = _valid_turns(turns)
+    index = evt.index if isinstance(evt.index, int) else (evt.index or [0])[0]
+    i = int(index) // 2
+    if not _engine().ready or not 0 <= i < len(turns):
+        return (gr.skip(),) * 5
+    return _turn_view(turns, i)
+
+
+def on_clear():
+    """Forget the conversation, in this browser too."""
+    return ([], [], "", *_empty_view(), "")
+
+
+def on_restore(turns: Any):
+    """On load: the conversation this browser kept, its latest answer's sources shown."""
+    turns = _valid_turns(turns)
+    if not turns:
+        return (gr.skip(),) * 6
+    if not _engine().ready:
+        return (_messages(turns), *(gr.skip(),) * 5)
+    return (_messages(turns), *_turn_view(turns, len(turns) - 1))
+
+
+# -- lists drawn from the documents -------------------------------------------------------
+
+def _lists(a, doc_value: str, section_value: str, browse_value: str) -> tuple:
+    """Every list that depends on which documents are loaded, keeping valid choices.
+
+    In LIST_OUTPUTS order: section, doc, compare_by, browse_section, docs_list,
+    contents, status, seen (and remove_doc with uploads).
+    """
+    engine = _engine()
+    docs = handlers.doc_choices(a)
+    several = len(docs) > 1
+    doc_value = doc_value if doc_value in {v for _, v in docs} else ""
+    sections = handlers.section_choices(a, doc_value or None)
+    section_value = section_value if section_value in {v for _, v in sections} else ""
+    browse = handlers.browse_choices(a)
+    if browse_value not in {v for _, v in browse}:
+        browse_value = browse[0][1] if browse else None
+    rows = handlers.document_list(a)
+    out = [
+        gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=section_value),
+        gr.Dropdown(choices=[ALL_DOCUMENTS, *docs], value=doc_value, visible=several),
+        gr.Radio(visible=several),
+        gr.Dropdown(choices=browse, value=browse_value),
+        render.documents_html(rows),
+        handlers.contents_html(a),
+        handlers.status_markdown(engine),
+        engine.generation,
+    ]
+    if _PAGE["uploads"]:
+        removable = [(r["title"], r["id"]) for r in rows if r["removable"]]
+        out.append(gr.Dropdown(choices=removable, value=None, interactive=bool(removable)))
+    return tuple(out)
+
+
+def _list_count() -> int:
+    return 9 if _PAGE["uploads"] else 8
+
+
+def refresh(turns: Any, seen_generation: int, doc_value: str, section_value: str,
+            browse_value: str):
+    """Poll: the status while loading, then the lists whenever the library changed."""
+    engine = _engine()
+    n = _list_count()
+    skip_lists = (gr.skip(),) * n
+    if not engine.ready:
+        # Keep polling while loading; stop once it has failed (the status says why).
+        lists = list(skip_lists)
+        lists[6] = handlers.status_markdown(engine)
+        return (*lists, gr.skip(), gr.Timer(active=not engine.finished))
+    # Once loaded, only a library change (from any tab) redraws the lists;
+    # without uploads nothing can change, so polling stops.
+    slow = gr.Timer(LIBRARY_POLL, active=_PAGE["uploads"])
+    if seen_generation == engine.generation:
+        return (*skip_lists, gr.skip(), slow)
+    a = engine.assistant
+    # The documents' map is the empty state; an answer already shown keeps its own.
+    empty_map = gr.skip() if _valid_turns(turns) else handlers.report_map(a)
+    return (*_lists(a, doc_value, section_value, browse_value), empty_map, slow)
+
+
+def on_doc_change(doc_value: str, section_value: str):
+    """Choosing a document narrows the section list to that document's sections."""
+    engine = _engine()
+    if not engine.ready:
+        return gr.skip()
+    sections = handlers.section_choices(engine.assistant, doc_value or None)
+    keep = section_value if section_value in {v for _, v in sections} else ""
+    several = len(engine.assistant.documents) > 1
+    return gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=keep)
+
+
+# -- compare -------------------------------------------------------------------------------
+
+def _compare_outputs(payload: dict[str, Any], order: str) -> tuple:
+    """Table, Markdown and CSV downloads for a comparison in the reader's order."""
+    a = _engine().assistant
+    view = handlers.compare_view(a, payload, order)
+    if payload["abstained"] or not payload["rows"]:
+        off = gr.DownloadButton(value=None, interactive=False)
+        return view["html"], off, off
+    name = f"compare-{payload['topic']}"
+    md = _export_file(render.compare_export_markdown(payload, order), name)
+    csv = _export_file(render.compare_csv(payload, order), name, ".csv")
+    return (view["html"], gr.DownloadButton(value=md, interactive=True),
+            gr.DownloadButton(value=csv, interactive=True))
+
+
+@page_errors(7, message_at=0)
+def on_compare(topic_text: str, by: str, order: str,
+               progress: gr.Progress = gr.Progress()):  # noqa: B008
+    a = _assistant(progress)
+    payload = handlers.compare(a, topic_text, by=by or "section")
+    view = handlers.compare_view(a, payload, order)
+    return (view["message"], view["map"], view["chart"], payload,
+            *_compare_outputs(payload, order))
+
+
+def on_order(order: str, payload: dict[str, Any] | None):
+    """Re-sort the table already shown: by strength or in report order."""
+    if not payload or not _engine().ready:
+        return (gr.skip(),) * 3
+    try:
+        return _compare_outputs(payload, order)
+    except KeyError:  # a document of the comparison was removed since
+        return (gr.skip(),) * 3
+
+
+# -- browse --------------------------------------------------------------------------------
+
+@page_errors(2, message_at=0)
+def on_read(key: str):
+    view = handlers.read_section(_assistant(), key)
+    return view["html"], view["map"]
+
+
+@page_errors(4, message_at=3)
+def on_ask_in(key: str):
+    a = _assistant()
+    d, s = handlers.find_section(a, key)
+    doc_value = d.id if len(a.documents) > 1 else ""
+    sections = handlers.section_choices(a, doc_value or None)
+    return (gr.Dropdown(choices=[_everything(doc_value, len(a.documents) > 1), *sections],
+                        value=s.title),
+            gr.Dropdown(value=doc_value), gr.Tabs(selected="ask"), "")
+
+
+# -- the document library --------------------------------------------------------------------
+
+def _library_tick(progress: gr.Progress, what: str):
+    def tick(stage: str, fraction: float) -> None:
+        progress(fraction, desc=f"{what}: {stage}")
+    return tick
+
+
+def _after_library_change(doc_value: str, section_value: str, browse_value: str,
+                          turns: Any, message: str) -> tuple:
+    a = _engine().assistant
+    empty_map = gr.skip() if _valid_turns(turns) else handlers.report_map(a)
+    return (*_lists(a, doc_value, section_value, browse_value), message, empty_map)
+
+
+def on_add(files: list[str] | None, doc_value: str, section_value: str, browse_value: str,
+           turns: Any, progress: gr.Progress = gr.Progress()):  # noqa: B008
+    n = _list_count() + 3  # lists, message, map, upload
+    skip = [gr.skip()] * n
+    if not files:
+        skip[-3] = _warn("choose a file to add first")
+        return tuple(skip)
+    try:
+        _assistant(progress)
+        results = _engine().add_documents([str(f) for f in files], _PAGE["limits"],
+                                          _library_tick(progress, "Adding to the library"))
+    except AssistantError as exc:
+        skip[-3] = _warn(str(exc))
+        return tuple(skip)
+    return (*_after_library_change(doc_value, section_value, browse_value, turns,
+                                   render.library_markdown(results)), None)
+
+
+def on_remove(doc_id: str, doc_value: str, section_value: str, browse_value: str,
+              turns: Any, progress: gr.Progress = gr.Progress()):  # noqa: B008
+    try:
+        _assistant(progress)
+        gone = _engine().remove_document(doc_id, _library_tick(progress, "Removing"))
+    except AssistantError as exc:
+        skip = [gr.skip()] * (_list_count() + 2)
+        skip[-2] = _warn(str(exc))
+        return tuple(skip)
+    return _after_library_change(
+        doc_value, section_value, browse_value, turns,
+        f"**Removed** *{render.md_text(str(gone['title']))}*; it is no longer searched.")
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+@api_errors
+def api_ask(question: str, section: str = "", previous: str = "", doc: str = "") -> dict:
+    """Answer a question about the report, with cited passages (section and pages).
+
+    ``section`` limits the search to one section (its title, as listed by
+    /sections); ``previous`` is an earlier question, so that a short
+    follow-up such as "and what about energy?" is read against it;
+    ``doc`` limits it to one document (its id or title, as listed by /documents).
+    """
+    history = [previous] if previous else []
+    return handlers.ask(_assistant(), question, section, history, doc=doc)
+
+
+@api_errors
+def api_compare(topic: str, section: str = "", by: str = "section", doc: str = "") -> dict:
+    """What each section of the report (``by="document"``: each document) says about a
+    topic, most relevant first; ``doc`` limits it to one document. Each row gives its
+    ``position`` in its own sentences, its ``strength`` and its reading ``order``."""
+    return handlers.compare(_assistant(), topic, section, by=by, doc=doc)
+
+
+@api_errors
+def api_sections() -> list:
+    """The report's sections (Table of Contents) with their pages."""
+    return handlers.section_list(_assistant())
+
+
+@api_errors
+def api_documents() -> list:
+    """The documents searched: id, title, pages, passages, and whether they can be removed."""
+    return handlers.document_list(_assistant())
+
+
+def api_status() -> dict:
+    """Whether the index is ready, or how far its preparation has come."""
+    return _engine().status()
+
+
+@api_errors
+def api_add(file: str | None) -> dict:
+    """Add one document (PDF, Markdown, plain text or HTML) and index it.
+
+    Returns its id, title, pages and passages; a rejected file (type,
+    size, unreadable) is an error saying why, and nothing is changed.
+    """
+    if not file:
+        raise gr.Error("no file was given")
+    _assistant()
+    result = _engine().add_documents([str(file)], _PAGE["limits"])[0]
+    if result["status"] == "error":
+        raise gr.Error(str(result["message"]))
+    return result
+
+
+@api_errors
+def api_remove(doc_id: str) -> dict:
+    """Remove a document that was added through the library (by its id)."""
+    _assistant()
+    return _engine().remove_document(doc_id)
 
 
 def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -> gr.Blocks:
@@ -101,256 +470,13 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
     API gets /add_document and /remove_document; ``limits`` are the
     library's size and type limits (from the environment by default).
     """
-    limits = limits or Limits.from_env()
+    _PAGE.update(engine=engine, uploads=uploads, limits=limits or Limits.from_env())
+    return layout()
 
-    def assistant(progress: gr.Progress | None = None):
-        tick = None
-        if progress is not None and not engine.ready:
-            def tick(stage: str, fraction: float) -> None:
-                progress(fraction, desc=f"Preparing the report index: {stage}")
-        return engine.wait(WAIT_FOR_INDEX, tick)
 
-    # -- status and the lists drawn from the documents --------------------------------
-    def lists(a, doc_value: str, section_value: str, browse_value: str) -> dict:
-        """Every list that depends on which documents are loaded, keeping valid choices."""
-        docs = handlers.doc_choices(a)
-        several = len(docs) > 1
-        doc_value = doc_value if doc_value in {v for _, v in docs} else ""
-        sections = handlers.section_choices(a, doc_value or None)
-        section_value = section_value if section_value in {v for _, v in sections} else ""
-        browse = handlers.browse_choices(a)
-        if browse_value not in {v for _, v in browse}:
-            browse_value = browse[0][1] if browse else None
-        rows = handlers.document_list(a)
-        out = {
-            section: gr.Dropdown(choices=[_everything(doc_value, several), *sections],
-                                 value=section_value),
-            doc: gr.Dropdown(choices=[ALL_DOCUMENTS, *docs], value=doc_value, visible=several),
-            compare_by: gr.Radio(visible=several),
-            browse_section: gr.Dropdown(choices=browse, value=browse_value),
-            docs_list: render.documents_html(rows),
-            status: handlers.status_markdown(engine),
-            seen: engine.generation,
-        }
-        if uploads:
-            removable = [(r["title"], r["id"]) for r in rows if r["removable"]]
-            out[remove_doc] = gr.Dropdown(choices=removable, value=None,
-                                          interactive=bool(removable))
-        return out
-
-    def refresh(turns: list[dict[str, Any]], seen_generation: int, doc_value: str,
-                section_value: str, browse_value: str):
-        if not engine.ready:
-            # Keep polling while loading; stop once it has failed (the status says why).
-            return {status: handlers.status_markdown(engine),
-                    timer: gr.Timer(active=not engine.finished)}
-        # Once loaded, only a library change (from any tab) redraws the lists;
-        # without uploads nothing can change, so polling stops.
-        slow = gr.Timer(LIBRARY_POLL, active=uploads)
-        if seen_generation == engine.generation:
-            return {timer: slow}
-        a = engine.assistant
-        out = lists(a, doc_value, section_value, browse_value)
-        out[timer] = slow
-        if not turns:
-            # The documents' map is the empty state; an answer already shown keeps its own.
-            out[answer_map] = handlers.report_map(a)
-        return out
-
-    def on_doc_change(doc_value: str, section_value: str):
-        """Choosing a document narrows the section list to that document's sections."""
-        if not engine.ready:
-            return gr.skip()
-        sections = handlers.section_choices(engine.assistant, doc_value or None)
-        keep = section_value if section_value in {v for _, v in sections} else ""
-        several = len(engine.assistant.documents) > 1
-        return gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=keep)
-
-    # -- ask --------------------------------------------------------------------
-    def _answer(question: str, section_value: str, doc_value: str,
-                turns: list[dict[str, Any]], progress: gr.Progress | None):
-        try:
-            a = assistant(progress)
-            payload = handlers.ask(a, question, section_value, [t["asked"] for t in turns],
-                                   doc=doc_value)
-        except AssistantError as exc:
-            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                    gr.skip(), _warn(str(exc)))
-        view = handlers.chat_view(a, payload)
-        turn = {"question": payload["question"], "asked": payload["question"],
-                "message": view["message"], "payload": payload}
-        turns = [*turns, turn]
-        return (_messages(turns), turns, "", view["sources"], view["map"], view["export"],
-                gr.DownloadButton(value=_export_file(view["export"], payload["question"]),
-                                  interactive=True),
-                "")
-
-    def on_ask(question: str, section_value: str, doc_value: str,
-               turns: list[dict[str, Any]],
-               progress: gr.Progress = gr.Progress()):  # noqa: B008 (Gradio's injection idiom)
-        return _answer(question, section_value, doc_value, turns, progress)
-
-    def on_example(evt: gr.SelectData, section_value: str, doc_value: str,
-                   turns: list[dict[str, Any]],
-                   progress: gr.Progress = gr.Progress()):  # noqa: B008
-        value = evt.value if isinstance(evt.value, dict) else {"text": str(evt.value)}
-        return _answer(str(value.get("text", "")), section_value, doc_value, turns, progress)
-
-    def on_select(evt: gr.SelectData, turns: list[dict[str, Any]]):
-        """Clicking an earlier message shows that answer's sources again."""
-        index = evt.index if isinstance(evt.index, int) else (evt.index or [0])[0]
-        i = int(index) // 2
-        if not engine.ready or not 0 <= i < len(turns):
-            return gr.skip(), gr.skip(), gr.skip()
-        try:
-            view = handlers.chat_view(engine.assistant, turns[i]["payload"])
-        except KeyError:
-            # The answer cites a document removed since; its sources cannot be drawn.
-            return _removed_sources(), gr.skip(), gr.skip()
-        return view["sources"], view["map"], view["export"]
-
-    def on_clear():
-        empty_map = handlers.report_map(engine.assistant) if engine.ready else ""
-        return ([], [], "", render.empty_sources_html(), empty_map, "",
-                gr.DownloadButton(value=None, interactive=False), "")
-
-    # -- compare and browse -------------------------------------------------------------
-    def on_compare(topic_text: str, by: str,
-                   progress: gr.Progress = gr.Progress()):  # noqa: B008
-        try:
-            a = assistant(progress)
-            payload = handlers.compare(a, topic_text, by=by or "section")
-        except AssistantError as exc:
-            return _warn(str(exc)), gr.skip(), gr.skip()
-        view = handlers.compare_view(a, payload)
-        headers = COMPARE_BY_DOC_HEADERS if payload["by"] == "document" else COMPARE_HEADERS
-        return view["message"], view["map"], gr.Dataframe(value=view["table"], headers=headers)
-
-    def on_read(key: str):
-        try:
-            view = handlers.read_section(assistant(), key)
-        except AssistantError as exc:
-            return _warn(str(exc)), ""
-        return view["html"], view["map"]
-
-    def on_ask_in(key: str):
-        try:
-            a = assistant()
-            d, s = handlers.find_section(a, key)
-        except AssistantError as exc:
-            return gr.skip(), gr.skip(), gr.skip(), _warn(str(exc))
-        doc_value = d.id if len(a.documents) > 1 else ""
-        sections = handlers.section_choices(a, doc_value or None)
-        return (gr.Dropdown(choices=[_everything(doc_value, len(a.documents) > 1), *sections],
-                            value=s.title),
-                gr.Dropdown(value=doc_value), gr.Tabs(selected="ask"), "")
-
-    # -- the document library -------------------------------------------------------------
-    def _library_tick(progress: gr.Progress, what: str):
-        def tick(stage: str, fraction: float) -> None:
-            progress(fraction, desc=f"{what}: {stage}")
-        return tick
-
-    def on_add(files: list[str] | None, doc_value: str, section_value: str, browse_value: str,
-               turns: list[dict[str, Any]],
-               progress: gr.Progress = gr.Progress()):  # noqa: B008
-        if not files:
-            return {library_msg: _warn("choose a file to add first")}
-        try:
-            assistant(progress)
-            results = engine.add_documents([str(f) for f in files], limits,
-                                           _library_tick(progress, "Adding to the library"))
-        except AssistantError as exc:
-            return {library_msg: _warn(str(exc))}
-        out = lists(engine.assistant, doc_value, section_value, browse_value)
-        out[library_msg] = render.library_markdown(results)
-        out[upload] = None
-        if not turns:
-            out[answer_map] = handlers.report_map(engine.assistant)
-        return out
-
-    def on_remove(doc_id: str, doc_value: str, section_value: str, browse_value: str,
-                  turns: list[dict[str, Any]],
-                  progress: gr.Progress = gr.Progress()):  # noqa: B008
-        try:
-            assistant(progress)
-            gone = engine.remove_document(doc_id, _library_tick(progress, "Removing"))
-        except AssistantError as exc:
-            return {library_msg: _warn(str(exc))}
-        out = lists(engine.assistant, doc_value, section_value, browse_value)
-        out[library_msg] = (f"**Removed** *{render.md_text(str(gone['title']))}*; it is no "
-                            "longer searched.")
-        if not turns:
-            out[answer_map] = handlers.report_map(engine.assistant)
-        return out
-
-    # -- the API ------------------------------------------------------------------
-    def api_ask(question: str, section: str = "", previous: str = "", doc: str = "") -> dict:
-        """Answer a question about the report, with cited passages (section and pages).
-
-        ``section`` limits the search to one section (its title, as listed by
-        /sections); ``previous`` is an earlier question, so that a short
-        follow-up such as "and what about energy?" is read against it;
-        ``doc`` limits it to one document (its id or title, as listed by /documents).
-        """
-        try:
-            history = [previous] if previous else []
-            return handlers.ask(assistant(), question, section, history, doc=doc)
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
-
-    def api_compare(topic: str, section: str = "", by: str = "section", doc: str = "") -> dict:
-        """What each section of the report (``by="document"``: each document) says about a
-        topic, most relevant first; ``doc`` limits it to one document."""
-        try:
-            return handlers.compare(assistant(), topic, section, by=by, doc=doc)
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
-
-    def api_sections() -> list:
-        """The report's sections (Table of Contents) with their pages."""
-        try:
-            return handlers.section_list(assistant())
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
-
-    def api_documents() -> list:
-        """The documents searched: id, title, pages, passages, and whether they can be removed."""
-        try:
-            return handlers.document_list(assistant())
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
-
-    def api_status() -> dict:
-        """Whether the index is ready, or how far its preparation has come."""
-        return engine.status()
-
-    def api_add(file: str | None) -> dict:
-        """Add one document (PDF, Markdown, plain text or HTML) and index it.
-
-        Returns its id, title, pages and passages; a rejected file (type,
-        size, unreadable) is an error saying why, and nothing is changed.
-        """
-        if not file:
-            raise gr.Error("no file was given")
-        try:
-            assistant()
-            result = engine.add_documents([str(file)], limits)[0]
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
-        if result["status"] == "error":
-            raise gr.Error(str(result["message"]))
-        return result
-
-    def api_remove(doc_id: str) -> dict:
-        """Remove a document that was added through the library (by its id)."""
-        try:
-            assistant()
-            return engine.remove_document(doc_id)
-        except AssistantError as exc:
-            raise gr.Error(str(exc)) from None
-
-    # -- layout -------------------------------------------------------------------
+def layout() -> gr.Blocks:
+    """The page's components and their events, in one place."""
+    engine, uploads, limits = _engine(), _PAGE["uploads"], _PAGE["limits"]
     with gr.Blocks(title="Report assistant: U.S.-Mexico Forum 2025", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
         gr.Markdown(
@@ -359,13 +485,16 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
             elem_id="ra-title")
         status = gr.Markdown(handlers.status_markdown(engine), elem_id="ra-status")
         timer = gr.Timer(1.0, active=not engine.finished or uploads)
-        turns = gr.State([])
+        # The conversation lives in this browser's localStorage, not on the server.
+        turns = gr.BrowserState([], storage_key=STORAGE_KEY)
+        selected = gr.State(-1)  # the answer whose sources and download are shown
         # The engine generation the page's lists were drawn from.
         seen = gr.State(0)
+        compared = gr.State(None)  # the comparison shown, for re-sorting and export
 
         with gr.Tabs(selected="ask") as tabs:
             with gr.Tab("Ask", id="ask", elem_id="ra-tab-ask"), gr.Row(equal_height=False):
-                with gr.Column(scale=1):
+                with gr.Column(scale=1, min_width=300):
                     chatbot = gr.Chatbot(
                         label="Conversation", height=560, elem_id="ra-chat",
                         placeholder=CHAT_PLACEHOLDER, latex_delimiters=[],
@@ -388,12 +517,13 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
                             choices=[ALL_SECTIONS], value="", label="Search in",
                             info="Limit answers to one section of the report",
                             scale=4, elem_id="ra-section")
-                        clear_btn = gr.Button("Clear chat", scale=1, size="md",
+                        clear_btn = gr.Button("Clear conversation", scale=1, size="md",
                                               elem_id="ra-clear")
-                with gr.Column(scale=1):
-                    gr.Markdown("### Where in the report")
-                    answer_map = gr.HTML("", elem_id="ra-answer-map")
+                with gr.Column(scale=1, min_width=300):
                     sources = gr.HTML(render.empty_sources_html(), elem_id="ra-sources")
+                    with gr.Accordion("Where in the report", open=True,
+                                      elem_id="ra-map-box"):
+                        answer_map = gr.HTML("", elem_id="ra-answer-map")
                     with gr.Accordion("Copy or save this answer as Markdown", open=False,
                                       elem_id="ra-export-box"):
                         export = gr.Code("", language="markdown", interactive=False,
@@ -405,27 +535,41 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
                                                      elem_id="ra-download")
 
             with gr.Tab("Compare", id="compare", elem_id="ra-tab-compare"):
-                gr.Markdown("Enter a topic to see which sections of the report speak to it, "
-                            "side by side, each with its most relevant passage and page. "
+                gr.Markdown("Enter a topic to see which sections of the report take a "
+                            "position on it, each in its own words, with its pages. "
                             "With documents added, compare them by document as well.")
                 with gr.Row():
                     topic = gr.Textbox(placeholder="A topic, e.g. energy", show_label=False,
                                        scale=5, elem_id="ra-topic")
                     compare_btn = gr.Button("Compare", variant="primary", scale=1,
                                             elem_id="ra-compare")
-                compare_by = gr.Radio([("Sections", "section"), ("Documents", "document")],
-                                      value="section", label="Compare by", visible=False,
-                                      elem_id="ra-compare-by")
+                with gr.Row():
+                    compare_by = gr.Radio([("Sections", "section"), ("Documents", "document")],
+                                          value="section", label="Compare by", visible=False,
+                                          elem_id="ra-compare-by")
+                    order = gr.Radio([("Strongest first", "strength"),
+                                      ("Report order", "report")],
+                                     value="strength", label="Order rows",
+                                     elem_id="ra-compare-order")
                 gr.Examples([[t] for t in EXAMPLE_TOPICS], inputs=topic, label="Example topics")
                 compare_msg = gr.Markdown(elem_id="ra-compare-message")
-                compare_map = gr.HTML("", elem_id="ra-compare-map")
-                table = gr.Dataframe(headers=COMPARE_HEADERS, datatype="str", wrap=True,
-                                     interactive=False, column_widths=["22%", "10%", "68%"],
-                                     max_height=700, elem_id="ra-compare-table")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        table = gr.HTML("", elem_id="ra-compare-table")
+                        with gr.Row():
+                            cmp_md = gr.DownloadButton("Export as Markdown", interactive=False,
+                                                       size="sm", elem_id="ra-compare-md")
+                            cmp_csv = gr.DownloadButton("Export as CSV", interactive=False,
+                                                        size="sm", elem_id="ra-compare-csv")
+                    with gr.Column(scale=2, min_width=280):
+                        compare_chart = gr.HTML("", elem_id="ra-compare-chart")
+                        compare_map = gr.HTML("", elem_id="ra-compare-map")
 
             with gr.Tab("Browse", id="browse", elem_id="ra-tab-browse"):
-                gr.Markdown("The report's sections, from its Table of Contents. Read one "
-                            "whole, or ask questions about it alone.")
+                gr.Markdown("The report's contents, with pages. Open a section to read it "
+                            "here; choose one below to read it beside its page map or to ask "
+                            "questions about it alone.")
+                contents = gr.HTML("", elem_id="ra-contents")
                 with gr.Row():
                     browse_section = gr.Dropdown(choices=[], label="Section", scale=4,
                                                  elem_id="ra-browse-section")
@@ -463,28 +607,33 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
                     gr.Markdown("Adding documents is turned off on this server "
                                 "(REPORT_ASSISTANT_UPLOADS).", elem_id="ra-uploads-off")
 
-        # -- wiring ------------------------------------------------------------------
-        ask_outputs = [chatbot, turns, question, sources, answer_map, export, download, message]
+        # -- events ---------------------------------------------------------------------
+        ask_outputs = [chatbot, turns, question, sources, answer_map, export, download,
+                       selected, message]
+        view_outputs = [sources, answer_map, export, download, selected]
         for trigger in (question.submit, ask_btn.click):
             trigger(on_ask, [question, section, doc, turns], ask_outputs,
                     api_visibility="private", show_progress_on=[chatbot])
         chatbot.example_select(on_example, [section, doc, turns], ask_outputs,
                                api_visibility="private", show_progress_on=[chatbot])
-        chatbot.select(on_select, [turns], [sources, answer_map, export],
-                       api_visibility="private")
+        chatbot.select(on_select, [turns], view_outputs, api_visibility="private")
         clear_btn.click(on_clear, None, ask_outputs, api_visibility="private")
         # The chat's own bin icon clears the conversation the same way.
         chatbot.clear(on_clear, None, ask_outputs, api_visibility="private")
         doc.change(on_doc_change, [doc, section], [section], api_visibility="private",
                    show_progress="hidden")
         for trigger in (topic.submit, compare_btn.click):
-            trigger(on_compare, [topic, compare_by], [compare_msg, compare_map, table],
+            trigger(on_compare, [topic, compare_by, order],
+                    [compare_msg, compare_map, compare_chart, compared, table, cmp_md, cmp_csv],
                     api_visibility="private", show_progress_on=[table])
+        order.change(on_order, [order, compared], [table, cmp_md, cmp_csv],
+                     api_visibility="private", show_progress="hidden")
         browse_section.change(on_read, [browse_section], [reader, reader_map],
                               api_visibility="private")
         ask_in_btn.click(on_ask_in, [browse_section], [section, doc, tabs, message],
                          api_visibility="private")
-        list_outputs = [section, doc, compare_by, browse_section, docs_list, status, seen]
+        list_outputs = [section, doc, compare_by, browse_section, docs_list, contents, status,
+                        seen]
         if uploads:
             list_outputs.append(remove_doc)
         refresh_outputs = [*list_outputs, answer_map, timer]
@@ -492,6 +641,8 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
         timer.tick(refresh, refresh_inputs, refresh_outputs, api_visibility="private",
                    show_progress="hidden")
         demo.load(refresh, refresh_inputs, refresh_outputs, api_visibility="private",
+                  show_progress="hidden")
+        demo.load(on_restore, [turns], [chatbot, *view_outputs], api_visibility="private",
                   show_progress="hidden")
 
         if uploads:
@@ -541,10 +692,16 @@ def upload_cap(uploads: bool, limits: Limits | None = None) -> int | str:
     return (limits or Limits.from_env()).max_bytes
 
 
+def page_head() -> str:
+    """The page's own script (citation links and tooltips), inlined in <head>."""
+    return f"<script>{(STATIC / 'page.js').read_text(encoding='utf-8')}</script>"
+
+
 def launch_options(uploads: bool = False, limits: Limits | None = None) -> dict[str, Any]:
     """Options for ``Blocks.launch`` that keep the page offline and free of analytics."""
     return {
         "css": render.CSS,
+        "head": page_head(),
         "theme": gr.themes.Default(primary_hue="blue"),
         "share": False,
         "ssr_mode": False,

@@ -9,6 +9,7 @@ UPDATE_SCREENSHOTS=1 to refresh docs/screenshot-answer.png.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -76,10 +77,23 @@ def requests_seen() -> list[str]:
     return []
 
 
-@pytest.fixture(scope="module")
-def context(browser, requests_seen):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+SHOTS = ROOT / "test-output" / "screenshots"
+AXE = ROOT / ".cache" / "axe-core" / "axe.min.js"  # fetched from npm by scripts/test.sh
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 420, "height": 900}
+
+
+def new_context(browser, requests_seen, viewport=None, scheme="light", locale="en-US"):
+    # A context of its own per test: the conversation kept in localStorage by
+    # one test must not appear in the next.
+    ctx = browser.new_context(viewport=viewport or DESKTOP, color_scheme=scheme, locale=locale)
     ctx.on("request", lambda r: requests_seen.append(r.url))
+    return ctx
+
+
+@pytest.fixture
+def context(browser, requests_seen):
+    ctx = new_context(browser, requests_seen)
     yield ctx
     ctx.close()
 
@@ -89,16 +103,36 @@ def dialogs() -> list[str]:
     return []
 
 
-@pytest.fixture
-def page(app, context, dialogs):
-    pg = context.new_page()
+def open_page(ctx, url: str, dialogs: list[str]):
+    pg = ctx.new_page()
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    pg.goto(app.url)
+    pg.goto(url)
     pg.wait_for_selector("#ra-question textarea")
     # The section list is filled once the page has asked for the status.
     wait_text(pg, "#ra-status", "Ready")
-    yield pg
-    pg.close()
+    return pg
+
+
+@pytest.fixture
+def shots(request):
+    """Pages to photograph if the test fails: (page, name) pairs, written to SHOTS."""
+    pages: list = []
+    failed = request.session.testsfailed
+    yield pages
+    if request.session.testsfailed > failed:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for pg, name in pages:
+            # A page closed with its context has nothing left to show.
+            with contextlib.suppress(Exception):
+                pg.screenshot(path=str(SHOTS / f"FAILED-{request.node.name}-{name}.png"),
+                              full_page=True)
+
+
+@pytest.fixture
+def page(app, context, dialogs, shots):
+    pg = open_page(context, app.url, dialogs)
+    shots.append((pg, "page"))
+    yield pg  # closed with its context, after a failing test's screenshot
 
 
 def ask(pg, question: str) -> str:
@@ -214,21 +248,336 @@ def test_browse_reads_a_section_and_filters_questions_to_it(page):
     assert wheres and all(w.startswith("Working Groups › Migration") for w in wheres)
 
 
-def test_compare_shows_sections_side_by_side(page):
-    open_tab(page, "compare")
-    page.fill("#ra-topic textarea", "energy")
-    page.click("#ra-compare")
-    wait_text(page, "#ra-compare-message", "speak to")
-    table = page.inner_text("#ra-compare-table")
-    assert "Energy and Sustainability" in table
-    # Gradio draws the table's body as a grid of div rows.
-    rows = page.locator('#ra-compare-table div[role="row"]')
-    assert rows.count() >= 2
-    for i in range(rows.count()):
-        cells = rows.nth(i).locator('[role="gridcell"]').all_inner_texts()
-        assert len(cells) == 3
-        assert re.search(r"\(pp?\. \d+\)\s*$", cells[-1]), cells
-    assert page.locator("#ra-compare-map rect.ra-band.ra-lit").count() == rows.count()
+def compare(pg, topic: str) -> list:
+    """Compare a topic on the Compare tab; the table's rows (locators), in order shown."""
+    open_tab(pg, "compare")
+    pg.fill("#ra-topic textarea", topic)
+    pg.click("#ra-compare")
+    wait_text(pg, "#ra-compare-message", topic)
+    pg.wait_for_function(
+        "() => !!document.querySelector('#ra-compare-table tr.ra-cmp-row') || "
+        "(document.querySelector('#ra-compare-message')?.innerText || '').includes('No ')",
+        timeout=ANSWER_TIMEOUT)
+    return pg.locator("#ra-compare-table tr.ra-cmp-row").all()
+
+
+def test_compare_states_each_sections_position(page):
+    rows = compare(page, "energy")
+    assert len(rows) >= 2
+    assert "Energy and Sustainability" in page.inner_text("#ra-compare-table")
+    for row in rows:
+        where = row.locator("th.ra-cmp-where").inner_text()
+        assert re.search(r"pp?\. \d+", where), where
+        said = row.locator(".ra-position .ra-said").all_inner_texts()
+        # One or two of the section's own sentences, each with its page.
+        assert 1 <= len(said) <= 2
+        assert all(re.search(r"pp?\. \d+\s*$", s) for s in said), said
+        assert row.locator(".ra-meter").get_attribute("aria-label")
+    # The passage in context, on demand, with the position sentences marked.
+    context = rows[0].locator("details.ra-cmp-context")
+    assert not context.locator(".ra-text").first.is_visible()
+    context.locator("summary").click()
+    context.locator(".ra-text").first.wait_for(state="visible")
+    marked = " ".join(context.locator("mark.ra-hl").all_inner_texts())
+    first_said = rows[0].locator(".ra-said").first.evaluate(
+        "e => e.firstChild.textContent.trim()")
+    assert first_said.split()[0] in marked
+    assert page.locator("#ra-compare-map rect.ra-band.ra-lit").count() == len(rows)
+    assert page.locator("#ra-compare-chart rect.ra-chart-bar").count() == len(rows)
+
+
+def test_compare_has_no_row_that_does_not_name_the_topic(page):
+    """USMCA was padded with sections that never mention it; each row now names it."""
+    rows = compare(page, "USMCA")
+    assert rows
+    for row in rows:
+        said = row.locator(".ra-position").inner_text()
+        assert "USMCA" in said or "United States-Mexico-Canada Agreement" in said, said
+
+
+def test_compare_rows_reorder_and_export(page, tmp_path):
+    rows = compare(page, "migration")
+    by_strength = [r.locator("th.ra-cmp-where").inner_text() for r in rows]
+    page.get_by_label("Report order").check()
+    page.wait_for_function(
+        "first => (document.querySelector('#ra-compare-table th.ra-cmp-where')?.innerText "
+        "?? first) !== first", arg=by_strength[0], timeout=ANSWER_TIMEOUT)
+    in_report = [r.inner_text() for r in page.locator("#ra-compare-table th.ra-cmp-where").all()]
+    assert sorted(in_report) == sorted(by_strength) and in_report != by_strength
+    with page.expect_download() as md:
+        page.click("#ra-compare-md")
+    text = Path(md.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("## Compare: migration") and text.count("\n| ") == len(rows) + 1
+    with page.expect_download() as csv_file:
+        page.click("#ra-compare-csv")
+    import csv
+    with open(csv_file.value.path(), encoding="utf-8", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0][:3] == ["Rank", "Section", "Pages"] and len(table) == len(rows) + 1
+    # Exported in the order shown.
+    assert [r[1] for r in table[1:]] == [re.sub(r"^\d+\s+|\s+pp?\..*$", "", t).strip()
+                                         for t in in_report]
+
+
+# --- citations, the kept conversation, browse --------------------------------------------
+
+def open_cards(pg) -> list[str]:
+    return pg.evaluate("[...document.querySelectorAll('#ra-sources details.ra-cite')]"
+                       ".filter(d => d.open).map(d => d.id)")
+
+
+def test_a_citation_marker_shows_its_sentence_and_opens_its_source(page):
+    ask(page, USMCA)
+    link = page.locator(f"{BOT} a.ra-cite-link").first
+    n = link.inner_text().strip("[]")
+    # Hover: the cited sentence with its section and page.
+    link.hover()
+    tip = page.locator("#ra-tip")
+    tip.wait_for(state="visible")
+    card = page.locator(f"#ra-src-0-{n}")
+    where = card.locator(".ra-where").inner_text()
+    assert where in tip.inner_text() and PAGE_CITE.search(tip.inner_text())
+    marked = " ".join(card.locator(".ra-quote mark.ra-hl").all_inner_texts())
+    assert " ".join(marked.split())[:40] in " ".join(tip.inner_text().split())
+    # Click: the source opens in context and is scrolled to.
+    link.click()
+    page.wait_for_function("id => document.getElementById(id)?.open === true",
+                           arg=f"ra-src-0-{n}")
+    card.locator(".ra-context").wait_for(state="visible")
+    assert card.evaluate("e => { const r = e.getBoundingClientRect();"
+                         " return r.top >= 0 && r.top < window.innerHeight; }")
+
+
+def test_citations_work_from_the_keyboard(page):
+    ask(page, USMCA)
+    links = page.locator(f"{BOT} a.ra-cite-link")
+    last = links.count()
+    assert last >= 1
+    links.nth(last - 1).focus()
+    page.locator("#ra-tip").wait_for(state="visible")
+    n = links.nth(last - 1).inner_text().strip("[]")
+    page.keyboard.press("Enter")
+    page.wait_for_function("id => document.getElementById(id)?.open === true",
+                           arg=f"ra-src-0-{n}")
+    # Focus moves to the opened source, so the reader can read on from there.
+    assert page.evaluate("document.activeElement.closest('details')?.id") == f"ra-src-0-{n}"
+    page.keyboard.press("Escape")
+
+
+def test_an_earlier_answers_citation_brings_back_its_sources(page):
+    ask(page, USMCA)
+    ask(page, "What is consular diplomacy?")
+    assert page.locator("#ra-sources .ra-sources").get_attribute("data-turn") == "1"
+    first = page.locator(BOT).first.locator("a.ra-cite-link").first
+    n = first.inner_text().strip("[]")
+    first.click()
+    page.wait_for_function("id => document.getElementById(id)?.open === true",
+                           arg=f"ra-src-0-{n}", timeout=ANSWER_TIMEOUT)
+    assert page.locator("#ra-sources .ra-sources").get_attribute("data-turn") == "0"
+
+
+def test_the_conversation_survives_a_reload_and_clear_forgets_it(page, app):
+    ask(page, USMCA)
+    ask(page, "and what about energy?")
+    page.reload()
+    page.wait_for_function(f"document.querySelectorAll('{BOT}').length === 2",
+                           timeout=ANSWER_TIMEOUT)
+    assert page.locator(USER).first.inner_text() == USMCA
+    wait_text(page, "#ra-sources", "Sources")
+    # Kept in this browser's storage (encrypted there by Gradio), not on the server.
+    from assistant.app.ui import STORAGE_KEY
+    assert page.evaluate("k => !!localStorage.getItem(k)", STORAGE_KEY)
+    page.click("#ra-clear")
+    page.wait_for_function(f"document.querySelectorAll('{BOT}').length === 0")
+    page.reload()
+    wait_text(page, "#ra-status", "Ready")
+    page.wait_for_selector("#ra-chat button.example")
+    assert page.locator(BOT).count() == 0
+
+
+def test_the_other_browser_does_not_see_the_conversation(app, browser, requests_seen, page,
+                                                         dialogs):
+    ask(page, USMCA)
+    other = new_context(browser, requests_seen)
+    try:
+        pg = open_page(other, app.url, dialogs)
+        pg.wait_for_selector("#ra-chat button.example")
+        assert pg.locator(BOT).count() == 0
+    finally:
+        other.close()
+
+
+def test_download_saves_the_selected_answer(page):
+    ask(page, USMCA)
+    ask(page, "What is consular diplomacy?")
+    page.locator(BOT).first.click()
+    page.wait_for_function(
+        "() => document.querySelector('#ra-sources .ra-sources')?.dataset.turn === '0'",
+        timeout=ANSWER_TIMEOUT)
+    page.click("#ra-export-box button, #ra-export-box .label-wrap")
+    with page.expect_download() as saved:
+        page.click("#ra-download")
+    text = Path(saved.value.path()).read_text(encoding="utf-8")
+    assert text.startswith(f"## {USMCA}"), text[:200]
+
+
+def test_browse_lists_the_contents_and_opens_a_section_in_place(page, assistant):
+    open_tab(page, "browse")
+    page.wait_for_selector("#ra-contents details.ra-toc-section")
+    items = page.locator("#ra-contents details.ra-toc-section")
+    doc = assistant.documents[0]
+    assert items.count() == len(doc.sections)
+    for label in items.locator("summary").all_inner_texts():
+        assert re.search(r"pp?\. \d+", label), label
+    migration = page.locator("#ra-contents summary", has_text="Migration").first
+    item = migration.locator("xpath=..")
+    assert not item.locator(".ra-text").is_visible()
+    migration.focus()
+    page.keyboard.press("Enter")
+    item.locator(".ra-text").wait_for(state="visible")
+    assert re.search(r"p\. 1[6-8]", item.inner_text())
+
+
+# --- phone, dark mode, accessibility ---------------------------------------------------------
+
+# Every visible text node's colour against the background it is drawn on
+# (ancestors' backgrounds composited, opacity applied), as WCAG computes it.
+CONTRAST_JS = """
+() => {
+  const parse = c => { const m = (c || '').match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (t, b) => [0, 1, 2].map(i => t[i] * t[3] + b[i] * (1 - t[3])).concat([1]);
+  const lum = c => { const f = v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const background = el => { const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+    let bg = [255, 255, 255, 1];
+    for (const l of layers.reverse()) bg = over(l, bg);
+    return bg; };
+  const opacity = el => { let o = 1;
+    for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+    return o; };
+  const bad = []; let checked = 0;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || !n.textContent.trim() || el.closest('svg, script, style, [aria-hidden=true]'))
+      continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || !el.getClientRects().length) continue;
+    if (el.closest('[disabled], [aria-disabled=true]')) continue;  // WCAG exempts inactive controls
+    const o = opacity(el); if (o === 0) continue;
+    const bg = background(el);
+    const fg = parse(st.color); fg[3] *= o;
+    const text = over(fg, bg);
+    const [a, b] = [lum(text), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    checked++;
+    if (ratio < 4.5) bad.push({text: n.textContent.trim().slice(0, 60), ratio: +ratio.toFixed(2),
+      color: st.color, bg: 'rgb(' + bg.slice(0, 3).map(Math.round).join(',') + ')',
+      where: el.tagName + '.' + [...el.classList].join('.') + ' #' +
+        (el.closest('[id]') || {}).id});
+  }
+  return {checked, bad};
+}
+"""
+
+
+def photograph(pg, name: str) -> None:
+    """Screenshots of each state, to judge the page as a reader sees it."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def every_tab(pg):
+    """Each tab with something in it; yields the tab's name once it is drawn."""
+    ask(pg, USMCA)
+    pg.locator("#ra-sources details.ra-cite > summary").first.click()
+    yield "ask"
+    compare(pg, "migration")
+    pg.locator("#ra-compare-table details.ra-cmp-context > summary").first.click()
+    yield "compare"
+    open_tab(pg, "browse")
+    pg.locator("#ra-contents details.ra-toc-section > summary").nth(1).click()
+    yield "browse"
+    open_tab(pg, "docs")
+    pg.wait_for_selector("#ra-docs table")
+    yield "docs"
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_every_text_meets_wcag_aa_contrast(app, browser, requests_seen, dialogs, shots, scheme):
+    ctx = new_context(browser, requests_seen, scheme=scheme)
+    try:
+        pg = open_page(ctx, app.url, dialogs)
+        shots.append((pg, scheme))
+        assert pg.evaluate("document.body.classList.contains('dark')") == (scheme == "dark")
+        for tab in every_tab(pg):
+            photograph(pg, f"desktop-{scheme}-{tab}")
+            result = pg.evaluate(CONTRAST_JS)
+            assert result["checked"] > 20
+            assert not result["bad"], (tab, result["bad"][:12])
+    finally:
+        ctx.close()
+
+
+def test_on_a_phone_sources_are_one_tap_away_and_nothing_overflows(app, browser, requests_seen,
+                                                                   dialogs, shots):
+    ctx = new_context(browser, requests_seen, viewport=PHONE)
+    try:
+        pg = open_page(ctx, app.url, dialogs)
+        shots.append((pg, "phone"))
+        ask(pg, USMCA)
+        photograph(pg, "phone-light-ask")
+        width = pg.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= PHONE["width"] + 1, width
+        link = pg.locator(f"{BOT} a.ra-cite-link").first
+        n = link.inner_text().strip("[]")
+        link.click()
+        pg.wait_for_function("id => document.getElementById(id)?.open === true",
+                             arg=f"ra-src-0-{n}")
+        pg.wait_for_function(
+            "id => { const r = document.getElementById(id).getBoundingClientRect();"
+            " return r.top >= -1 && r.top < window.innerHeight; }", arg=f"ra-src-0-{n}")
+        # The page map keeps a readable size (it scrolls sideways) and can be folded away.
+        svg = pg.locator("#ra-answer-map svg").first
+        assert svg.evaluate("e => e.getBoundingClientRect().width") >= 560
+        pg.locator("#ra-map-box button, #ra-map-box .label-wrap").first.click()
+        svg.wait_for(state="hidden")
+        rows = compare(pg, "energy")
+        photograph(pg, "phone-light-compare")
+        assert rows
+        assert pg.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"] + 1
+        for row in rows:
+            # Each row is a card: section, position and strength stacked, none cut.
+            assert row.evaluate("e => getComputedStyle(e).display") == "block"
+            assert row.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    finally:
+        ctx.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is fetched by scripts/test.sh (npm)")
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation_on_any_tab(app, browser, requests_seen, dialogs, shots,
+                                                   scheme):
+    ctx = new_context(browser, requests_seen, scheme=scheme)
+    try:
+        pg = open_page(ctx, app.url, dialogs)
+        shots.append((pg, scheme))
+        for tab in every_tab(pg):
+            if not pg.evaluate("typeof window.axe !== 'undefined'"):
+                pg.add_script_tag(path=str(AXE))
+            result = pg.evaluate("async () => (await axe.run(document, {resultTypes: "
+                                 "['violations']})).violations.map(v => ({id: v.id, impact: "
+                                 "v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target)}))")
+            serious = [v for v in result if v["impact"] in ("serious", "critical")]
+            assert not serious, (tab, serious)
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize("payload", ["<img src=x onerror=alert(1)>",
@@ -332,9 +681,8 @@ def test_an_uploaded_document_is_listed_and_answers_with_its_citation(page, tmp_
     page.fill("#ra-topic textarea", "water")
     page.click("#ra-compare")
     wait_text(page, "#ra-compare-message", "documents speak")
-    firsts = [row.locator('[role="gridcell"]').first.inner_text() for row in
-              page.locator('#ra-compare-table div[role="row"]').all()]
-    assert "Border Water Notes" in firsts, firsts
+    firsts = page.locator("#ra-compare-table th.ra-cmp-where").all_inner_texts()
+    assert any("Border Water Notes" in f for f in firsts), firsts
 
 
 def test_a_hostile_file_name_and_title_show_as_text_and_run_nothing(page, dialogs, tmp_path):

@@ -520,7 +520,9 @@ def test_every_text_meets_wcag_aa_contrast(app, browser, requests_seen, dialogs,
             photograph(pg, f"desktop-{scheme}-{tab}")
             result = pg.evaluate(CONTRAST_JS)
             assert result["checked"] > 20
-            assert not result["bad"], (tab, result["bad"][:12])
+            assert not result["bad"], "\n".join(
+                [tab] + [f"{b['ratio']} {b['color']} on {b['bg']} {b['where']}: {b['text']}"
+                         for b in result["bad"][:15]])
     finally:
         ctx.close()
 

@@ -593,7 +593,7 @@ table.ra-docs th, table.ra-docs td { text-align: left; padding: 0.3rem 0.5rem;
   border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
 .ra-doc-file { font-size: 0.8rem; color: var(--body-text-color-subdued); }
 /* Citations in the chat: links to their source card, with a tooltip (page.js). */
-a.ra-cite-link { color: #1d4ed8; font-weight: 700; text-decoration: underline;
+a.ra-cite-link { color: #1e40af; font-weight: 700; text-decoration: underline;
   text-underline-offset: 2px; padding: 0 1px; border-radius: 3px; }
 a.ra-cite-link:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 1px; }
 #ra-tip { position: fixed; z-index: 1000; background: #111827; color: #f9fafb;
@@ -636,16 +636,25 @@ details.ra-toc-section > .ra-text { border-left: 3px solid #93c5fd; padding: 0.3
   margin: 0.3rem 0 0.8rem; }
 .ra-toc-doc { font-weight: 700; margin: 0.6rem 0 0.3rem; }
 #ra-jump { font-size: 0.9rem; }
+/* The selected tab's label: Gradio's accent (#3b82f6) is 3.7:1 on white. */
+button[role="tab"][aria-selected="true"] { color: #1d4ed8; }
 /* Dark mode: every colour the page sets itself, with AA contrast on dark grounds. */
-.dark a.ra-cite-link, .dark .ra-n, .dark .ra-more, .dark .ra-toc-link,
+/* One selector per rule: Gradio scopes a '.dark' rule's first selector only. */
+.dark a.ra-cite-link { color: #93c5fd; }
+.dark button[role="tab"][aria-selected="true"] { color: #60a5fa; }
+.dark .ra-n { color: #93c5fd; }
+.dark .ra-more { color: #93c5fd; }
+.dark .ra-toc-link { color: #93c5fd; }
 .dark details.ra-cmp-context > summary { color: #93c5fd; }
 .dark a.ra-cite-link:focus-visible { outline-color: #93c5fd; }
 .dark mark.ra-hl { background: #854d0e; color: #fefce8; }
 .dark .ra-passage { background: rgba(59, 130, 246, 0.22); }
 .dark .ra-panel-head.ra-abstain { color: #fdba74; }
-.dark .ra-quote, .dark .ra-position, .dark details.ra-toc-section > .ra-text {
-  border-left-color: #3b82f6; }
-.dark .ra-meter, .dark .ra-chart-track { background: #334155; fill: #334155; }
+.dark .ra-quote { border-left-color: #3b82f6; }
+.dark .ra-position { border-left-color: #3b82f6; }
+.dark details.ra-toc-section > .ra-text { border-left-color: #3b82f6; }
+.dark .ra-meter { background: #334155; fill: #334155; }
+.dark .ra-chart-track { background: #334155; fill: #334155; }
 .dark .ra-meter-fill { background: #60a5fa; }
 .dark .ra-chart-bar { fill: #60a5fa; }
 .dark .ra-chart-page { fill: #bfdbfe; }

@@ -692,6 +692,21 @@ def upload_cap(uploads: bool, limits: Limits | None = None) -> int | str:
     return (limits or Limits.from_env()).max_bytes
 
 
+def theme() -> gr.themes.Base:
+    """Gradio's default theme with its light-mode greys and blues darkened to WCAG AA (4.5:1):
+    its subdued text (#bbbbc2 on white, 1.9:1) and the primary button (#3b82f6, 3.7:1)
+    were below it (the selected tab: render.CSS). Dark mode keeps Gradio's own values."""
+    return gr.themes.Default(primary_hue="blue").set(
+        body_text_color_subdued="*neutral_600",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_text_color="white",
+        button_cancel_background_fill="#b91c1c",  # "Remove": #ef4444 was 3.8:1 with white
+        button_cancel_background_fill_hover="#991b1b",
+        button_cancel_text_color="white",
+    )
+
+
 def page_head() -> str:
     """The page's own script (citation links and tooltips), inlined in <head>."""
     return f"<script>{(STATIC / 'page.js').read_text(encoding='utf-8')}</script>"
@@ -702,7 +717,7 @@ def launch_options(uploads: bool = False, limits: Limits | None = None) -> dict[
     return {
         "css": render.CSS,
         "head": page_head(),
-        "theme": gr.themes.Default(primary_hue="blue"),
+        "theme": theme(),
         "share": False,
         "ssr_mode": False,
         "mcp_server": False,

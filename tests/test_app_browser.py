@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from app_fixtures import ROOT, start_app
+from docgen import sample_pages, write_pdf
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -692,6 +693,37 @@ def test_an_uploaded_document_is_listed_and_answers_with_its_citation(page, tmp_
     wait_text(page, "#ra-compare-message", "documents speak")
     firsts = page.locator("#ra-compare-table th.ra-cmp-where").all_inner_texts()
     assert any("Border Water Notes" in f for f in firsts), firsts
+
+
+def test_an_added_pdfs_source_shows_its_original_page_with_the_sentences_marked(page,
+                                                                              tmp_path):
+    pdf = write_pdf(tmp_path / "dry-years-paper.pdf", sample_pages(), title="Dry Years Paper")
+    assert "Added" in add_file(page, pdf)
+    open_tab(page, "ask")
+    choose(page, "#ra-doc", "Dry Years Paper")
+    ask(page, "How did tiered prices change what the heaviest users pumped?")
+    card = page.locator("#ra-sources details.ra-cite").first
+    label = card.locator(".ra-where").inner_text()
+    cited = int(re.search(r"pp?\. (\d+)", label).group(1))
+    figure = card.locator("figure.ra-original").first
+    assert not figure.is_visible()  # folded with the context until the reader opens it
+    card.locator("summary").click()
+    figure.wait_for(state="visible")
+    caption = figure.locator("figcaption").inner_text()
+    assert f"page {cited} of 5 of dry-years-paper.pdf" in caption, (label, caption)
+    img = figure.locator("img")
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+    assert img.get_attribute("alt").startswith(f"Page {cited} of 5")
+    # The cited sentences are marked on the picture, inside it.
+    boxes = figure.locator(".ra-pdf-hl")
+    assert boxes.count() >= 1
+    frame = figure.locator(".ra-page-img").bounding_box()
+    for i in range(boxes.count()):
+        b = boxes.nth(i).bounding_box()
+        assert b["width"] > 0 and b["height"] > 0
+        assert frame["x"] <= b["x"] and b["x"] + b["width"] <= frame["x"] + frame["width"] + 1
+        assert frame["y"] <= b["y"] and b["y"] + b["height"] <= frame["y"] + frame["height"] + 1
+    photograph(page, "pdf-original-page")
 
 
 def test_a_hostile_file_name_and_title_show_as_text_and_run_nothing(page, dialogs, tmp_path):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.api import Assistant, clean_question
-from assistant.app import render
+from assistant.app import pdfpage, render
 from assistant.app.engine import Engine, is_removable, scrub
 from assistant.app.pagemap import page_count, page_map_html, strength_chart_html
 from assistant.conversation import complete_follow_up
@@ -457,10 +457,42 @@ def chat_view(a: Assistant, payload: Mapping[str, Any], turn: int | None = None
         _shown_document(a, payload.get("doc", "")).title)
     return {
         "message": render.answer_markdown(payload, turn),
-        "sources": render.sources_html(docs, payload, turn),
+        "sources": render.sources_html(docs, payload, turn, original_pages(a, payload)),
         "map": answer_map(a, payload),
         "export": render.export_markdown(payload, title),
     }
+
+
+# A passage spans one page or two; more than this many pictures per card
+# would bury the text they illustrate.
+ORIGINAL_PAGES_PER_CITE = 2
+
+
+def original_pages(a: Assistant, payload: Mapping[str, Any]
+                   ) -> dict[int, list[pdfpage.PageImage]]:
+    """For each shown citation of a PDF document: its pages as drawn, cited sentences marked.
+
+    Only the cards shown first (the quoted citations, or an abstention's
+    closest passages) get pictures; the sentences marked are the ones the
+    answer quotes, or the whole passage when it quotes none.
+    """
+    docs = _docs(a)
+    shown = payload.get("closest", []) if payload["abstained"] else [
+        c for c in payload["citations"] if c["quoted"]]
+    out: dict[int, list[pdfpage.PageImage]] = {}
+    for c in shown:
+        doc = docs.get(c["doc_id"])
+        path = pdfpage.source_pdf(a.cfg.corpus_dir, doc.source) if doc else None
+        if path is None:
+            continue
+        text = c["text"]
+        said = [text[s:e] for s, e in c.get("highlights", [])] or [text]
+        images = [pdfpage.page_image(path, p, said)
+                  for p in c["pages"][:ORIGINAL_PAGES_PER_CITE]]
+        images = [im for im in images if im is not None]
+        if images:
+            out[c["n"]] = images
+    return out
 
 
 def compare_view(a: Assistant, payload: Mapping[str, Any], order: str = "strength"

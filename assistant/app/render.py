@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from assistant.app.pdfpage import PageImage
 from assistant.types import Document, Section
 
 # Characters that Markdown (CommonMark + GFM, as rendered by the chat) could
@@ -253,12 +254,37 @@ def section_of(doc: Document, path: Sequence[str]) -> Section:
     raise KeyError(path)
 
 
+def original_page_html(image: PageImage, source: str) -> str:
+    """A PDF page as drawn, the cited sentences' rectangles laid over it, and its number.
+
+    The picture is a data: URL (so the page needs ``img-src data:``); each
+    rectangle is a box placed in percent of the page, so it stays on its
+    words whatever width the picture is shown at.
+    """
+    where = f"page {image.page} of {image.page_count}"
+    if image.label and image.label != str(image.page):
+        where += f" (printed {image.label})"
+    boxes = "".join(
+        f'<span class="ra-pdf-hl" style="left:{x0 * 100:.2f}%;top:{y0 * 100:.2f}%;'
+        f'width:{(x1 - x0) * 100:.2f}%;height:{(y1 - y0) * 100:.2f}%"></span>'
+        for x0, y0, x1, y1 in image.boxes)
+    return (
+        f'<figure class="ra-original" data-page="{esc(image.page)}" '
+        f'data-boxes="{len(image.boxes)}">'
+        f'<figcaption class="ra-original-title">Original page: {esc(where)} in '
+        f"{esc(source)}</figcaption>"
+        f'<div class="ra-page-img"><img src="{image.data_url()}" width="{image.width}" '
+        f'height="{image.height}" alt="{esc(where.capitalize())} of {esc(source)}, the cited '
+        f'sentences highlighted">{boxes}</div></figure>')
+
+
 def citation_html(doc: Document, cite: Mapping[str, Any], open_: bool = False,
-                  turn: int | None = None) -> str:
+                  turn: int | None = None, originals: Sequence[PageImage] = ()) -> str:
     """One citation: where it is, the passage (quoted sentences marked), and its context.
 
     A native <details> element: the summary shows the passage; opening it
-    shows the passage inside the surrounding text of its section.
+    shows the passage inside the surrounding text of its section, and for a
+    PDF the ``originals``: its pages as drawn (see pdfpage).
     """
     start, end = cite["start"], cite["end"]
     marks = [(start + s, start + e) for s, e in cite.get("highlights", [])]
@@ -279,14 +305,18 @@ def citation_html(doc: Document, cite: Mapping[str, Any], open_: bool = False,
         f'<span class="ra-more">Show in context</span></summary>'
         f'<div class="ra-context"><div class="ra-context-title">In context: '
         f'{esc(" › ".join(section.path))}</div>'
-        f'<div class="ra-text">{esc(more_before)}{context_html}{esc(more_after)}</div></div>'
-        f"</details>"
+        f'<div class="ra-text">{esc(more_before)}{context_html}{esc(more_after)}</div>'
+        + "".join(original_page_html(im, doc.source) for im in originals)
+        + "</div></details>"
     )
 
 
 def sources_html(docs: Mapping[str, Document], payload: Mapping[str, Any],
-                 turn: int | None = None) -> str:
-    """The panel of cited passages beside the chat; ``turn`` numbers their ids (source_id)."""
+                 turn: int | None = None,
+                 originals: Mapping[int, Sequence[PageImage]] | None = None) -> str:
+    """The panel of cited passages beside the chat; ``turn`` numbers their ids (source_id);
+    ``originals`` are the drawn PDF pages of citations, by their number."""
+    originals = originals or {}
     if payload["abstained"]:
         cites = payload.get("closest", [])
         head = ('<div class="ra-panel-head ra-abstain">Not answered by the report. '
@@ -299,7 +329,8 @@ def sources_html(docs: Mapping[str, Document], payload: Mapping[str, Any],
                 "words</div>")
     if not cites and not rest:
         return '<div class="ra-empty">No passages.</div>'
-    body = "".join(citation_html(docs[c["doc_id"]], c, turn=turn) for c in cites)
+    body = "".join(citation_html(docs[c["doc_id"]], c, turn=turn,
+                                 originals=originals.get(c["n"], ())) for c in cites)
     if rest:
         # Kept out of the way: they were retrieved but the answer does not rest on them.
         body += (f'<details class="ra-also"><summary>Also retrieved, not quoted in the answer '
@@ -579,6 +610,14 @@ details.ra-also > summary { cursor: pointer; font-weight: 600; margin: 0.8rem 0 
 .ra-text { white-space: pre-wrap; }
 .ra-passage { background: rgba(147, 197, 253, 0.25); }
 mark.ra-hl { background: #fde68a; color: inherit; padding: 0 1px; }
+/* The original PDF page: the picture at the column's width, highlights laid over it. */
+.ra-original { margin: 0.6rem 0 0; }
+.ra-original-title { font-size: 0.85rem; font-weight: 600; margin-bottom: 0.3rem; }
+.ra-page-img { position: relative; max-width: 100%; border: 1px solid var(--border-color-primary);
+  line-height: 0; }
+.ra-page-img img { display: block; width: 100%; height: auto; background: white; }
+.ra-pdf-hl { position: absolute; background: rgba(250, 204, 21, 0.38);
+  outline: 1px solid rgba(202, 138, 4, 0.8); pointer-events: none; }
 .ra-page { display: inline-block; font-size: 0.75rem; color: var(--body-text-color-subdued);
   border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 0 0.3rem;
   margin: 0 0.3rem; white-space: nowrap; }

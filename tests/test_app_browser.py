@@ -710,7 +710,7 @@ def test_an_added_pdfs_source_shows_its_original_page_with_the_sentences_marked(
     card.locator("summary").click()
     figure.wait_for(state="visible")
     caption = figure.locator("figcaption").inner_text()
-    assert f"page {cited} of 5 of dry-years-paper.pdf" in caption, (label, caption)
+    assert f"page {cited} of 5 in dry-years-paper.pdf" in caption, (label, caption)
     img = figure.locator("img")
     page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
     assert img.get_attribute("alt").startswith(f"Page {cited} of 5")

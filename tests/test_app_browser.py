@@ -104,13 +104,13 @@ def dialogs() -> list[str]:
     return []
 
 
-def open_page(ctx, url: str, dialogs: list[str]):
+def open_page(ctx, url: str, dialogs: list[str], ready: str = "Ready"):
     pg = ctx.new_page()
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     pg.goto(url)
     pg.wait_for_selector("#ra-question textarea")
     # The section list is filled once the page has asked for the status.
-    wait_text(pg, "#ra-status", "Ready")
+    wait_text(pg, "#ra-status", ready)
     return pg
 
 
@@ -408,6 +408,38 @@ def test_the_other_browser_does_not_see_the_conversation(app, browser, requests_
         other.close()
 
 
+def test_the_conversation_survives_a_server_restart(assistant, engine_config, browser,
+                                                    requests_seen, dialogs, shots,
+                                                    tmp_path_factory):
+    # BrowserState encrypts what it keeps with a key; Gradio's own is new each
+    # start, so without a kept one a restart would lose every conversation.
+    folder = tmp_path_factory.mktemp("app-restart")
+    shutil.copytree(engine_config.index_dir, folder / "index")
+    shutil.copytree(engine_config.corpus_dir, folder / "corpus")
+    env = {"REPORT_ASSISTANT_CORPUS_DIR": str(folder / "corpus")}
+    first = start_app(folder / "index", folder / "first.log", **env)
+    ctx = new_context(browser, requests_seen)
+    try:
+        pg = open_page(ctx, first.url, dialogs)
+        shots.append((pg, "restart"))
+        answer = ask(pg, USMCA)
+        first.stop()
+        again = start_app(folder / "index", folder / "again.log", port=first.port, **env)
+        try:
+            pg.reload()
+            wait_text(pg, "#ra-status", "Ready")
+            pg.wait_for_function(f"document.querySelectorAll('{BOT}').length === 1",
+                                 timeout=ANSWER_TIMEOUT)
+            assert pg.locator(USER).first.inner_text() == USMCA
+            assert pg.locator(BOT).first.inner_text() == answer
+            wait_text(pg, "#ra-sources", "Sources")
+        finally:
+            again.stop()
+    finally:
+        ctx.close()
+        first.stop()
+
+
 def test_download_saves_the_selected_answer(page):
     ask(page, USMCA)
     ask(page, "What is consular diplomacy?")
@@ -586,6 +618,44 @@ def test_axe_finds_no_serious_violation_on_any_tab(app, browser, requests_seen, 
             serious = [v for v in result if v["impact"] in ("serious", "critical")
                        and v not in GRADIO_OWN]
             assert not serious, (tab, serious)
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("locale,words", [
+    ("es-ES", {"ready": "Listo", "ask": "Preguntar", "tab": "Comparar",
+               "placeholder": "Haga una pregunta sobre el informe…",
+               "head": "Fuentes: los pasajes citados", "more": "Ver en contexto"}),
+    ("en-US", {"ready": "Ready", "ask": "Ask", "tab": "Compare",
+               "placeholder": "Ask a question about the report…",
+               "head": "Sources: the cited passages", "more": "Show in context"}),
+])
+def test_the_page_speaks_the_browsers_language_and_keeps_the_reports_words(
+        app, assistant, browser, requests_seen, dialogs, shots, locale, words):
+    ctx = new_context(browser, requests_seen, locale=locale)
+    try:
+        # The status line is written on the server, from the request's Accept-Language.
+        pg = open_page(ctx, app.url, dialogs, ready=words["ready"])
+        shots.append((pg, locale))
+        # Labels drawn by Gradio follow navigator.language (gr.I18n).
+        wait_text(pg, "#ra-ask", words["ask"])
+        assert pg.inner_text("#ra-ask").strip() == words["ask"]
+        assert pg.inner_text("#ra-tab-compare-button").strip() == words["tab"]
+        assert pg.get_attribute("#ra-question textarea", "placeholder") == words["placeholder"]
+        ask(pg, USMCA)
+        wait_text(pg, "#ra-sources", words["head"])
+        assert pg.locator("#ra-sources .ra-more").first.inner_text() == words["more"]
+        # The report's words are never translated: the passages are the library's own.
+        from assistant.app import handlers
+        cited = [c["text"] for c in handlers.ask(assistant, USMCA)["citations"] if c["quoted"]]
+        photograph(pg, f"language-{locale}")
+        # The card's text without the page markers the page adds inside a passage.
+        quotes = pg.eval_on_selector_all(
+            "#ra-sources .ra-sources > details.ra-cite .ra-quote",
+            "els => els.map(e => { const c = e.cloneNode(true);"
+            " c.querySelectorAll('.ra-page').forEach(x => x.remove()); return c.textContent; })")
+        assert [" ".join(q.split()) for q in quotes] == [" ".join(t.split()) for t in cited], (
+            quotes, cited)
     finally:
         ctx.close()
 

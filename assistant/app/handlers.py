@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.api import Assistant, clean_question
-from assistant.app import pdfpage, render
+from assistant.app import pdfpage, render, words
 from assistant.app.engine import Engine, is_removable, scrub
 from assistant.app.pagemap import page_count, page_map_html, strength_chart_html
 from assistant.conversation import complete_follow_up
@@ -557,10 +557,6 @@ def overview(a: Assistant) -> dict[str, Any]:
     }
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def skipped_markdown(skipped: Sequence[Mapping[str, str]]) -> str:
     """A warning naming the corpus files the index build could not read, and why."""
     if not skipped:
@@ -575,10 +571,12 @@ def status_markdown(engine: Engine) -> str:
     """The line at the top of the page: ready, still preparing (with progress), or failed."""
     if engine.ready and engine.assistant is not None:
         info = overview(engine.assistant)
-        docs = "; ".join(f"*{render.md_text(d['title'])}*, {_n(d['pages'], 'page')}, "
-                         f"{_n(d['sections'], 'section')}" for d in info["documents"])
-        took = f" (ready in {engine.ready_after:.0f} s)" if engine.ready_after else ""
-        line = f"Ready: {docs}; {info['passages']} passages indexed{took}."
+        docs = "; ".join(f"*{render.md_text(d['title'])}*, {words.count(d['pages'], 'page')}, "
+                         f"{words.count(d['sections'], 'section')}" for d in info["documents"])
+        took = (f" ({words.say('ready_in', s=f'{engine.ready_after:.0f}')})"
+                if engine.ready_after else "")
+        line = (f"{words.say('ready')} {docs}; "
+                f"{words.say('passages_indexed', n=info['passages'])}{took}.")
         # Anything the engine wants a reader to know about the index it serves
         # (say, a stale one kept because a rebuild failed), then skipped files.
         notes = [f"⚠ {render.md_text(str(w))}"

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from assistant.app.pdfpage import PageImage
+from assistant.app.words import say
 from assistant.types import Document, Section
 
 # Characters that Markdown (CommonMark + GFM, as rendered by the chat) could
@@ -100,17 +101,17 @@ def answer_markdown(payload: Mapping[str, Any], turn: int | None = None) -> str:
     """
     parts: list[str] = []
     if payload.get("follow_up"):
-        parts.append(f"*Read as a follow-up: “{md_text(payload['searched_as'])}”*")
+        parts.append(f"*{say('follow_up')} “{md_text(payload['searched_as'])}”*")
     where = searched_in(payload)
     if where:
-        parts.append(f"*Searched only in: {md_text(where)}*")
+        parts.append(f"*{say('searched_only')} {md_text(where)}*")
     if payload["abstained"]:
         parts.append(f"**{md_text(payload['answer'])}**")
         if payload.get("reason"):
-            parts.append(f"Why: {md_text(payload['reason'])}.")
+            parts.append(f"{say('why')} {md_text(payload['reason'])}.")
         closest = payload.get("closest", [])
         if closest:
-            lines = ["Closest passages (near matches, **not** an answer):"]
+            lines = [say("closest")]
             lines += [f"- {md_text(c['citation'])}" for c in closest]
             parts.append("\n".join(lines))
     else:
@@ -119,12 +120,12 @@ def answer_markdown(payload: Mapping[str, Any], turn: int | None = None) -> str:
         parts.append(body or md_text(payload["answer"]))
         quoted = [c for c in payload["citations"] if c["quoted"]]
         if quoted:
-            lines = ["Sources:"]
+            lines = [say("sources")]
             lines += [f"- {cite_marker(payload, c['n'], turn)} {md_text(c['citation'])}"
                       for c in quoted]
             parts.append("\n".join(lines))
     if payload.get("note"):
-        parts.append(f"*Note: {md_text(payload['note'])}.*")
+        parts.append(f"*{say('note')} {md_text(payload['note'])}.*")
     return "\n\n".join(parts)
 
 
@@ -261,9 +262,9 @@ def original_page_html(image: PageImage, source: str) -> str:
     rectangle is a box placed in percent of the page, so it stays on its
     words whatever width the picture is shown at.
     """
-    where = f"page {image.page} of {image.page_count}"
+    where = say("original_where", page=image.page, count=image.page_count)
     if image.label and image.label != str(image.page):
-        where += f" (printed {image.label})"
+        where += say("original_printed", label=image.label)
     boxes = "".join(
         f'<span class="ra-pdf-hl" style="left:{x0 * 100:.2f}%;top:{y0 * 100:.2f}%;'
         f'width:{(x1 - x0) * 100:.2f}%;height:{(y1 - y0) * 100:.2f}%"></span>'
@@ -271,11 +272,12 @@ def original_page_html(image: PageImage, source: str) -> str:
     return (
         f'<figure class="ra-original" data-page="{esc(image.page)}" '
         f'data-boxes="{len(image.boxes)}">'
-        f'<figcaption class="ra-original-title">Original page: {esc(where)} in '
-        f"{esc(source)}</figcaption>"
+        f'<figcaption class="ra-original-title">'
+        f'{esc(say("original_title", where=where, source=source))}</figcaption>'
         f'<div class="ra-page-img"><img src="{image.data_url()}" width="{image.width}" '
-        f'height="{image.height}" alt="{esc(where.capitalize())} of {esc(source)}, the cited '
-        f'sentences highlighted">{boxes}</div></figure>')
+        f'height="{image.height}" '
+        f'alt="{esc(say("original_alt", where=where[:1].upper() + where[1:], source=source))}">'
+        f"{boxes}</div></figure>")
 
 
 def citation_html(doc: Document, cite: Mapping[str, Any], open_: bool = False,
@@ -302,8 +304,8 @@ def citation_html(doc: Document, cite: Mapping[str, Any], open_: bool = False,
         f'<summary><span class="ra-n">[{esc(cite["n"])}]</span> '
         f'<span class="ra-where">{esc(cite["citation"])}</span>{kind_html}'
         f'<span class="ra-quote">{passage_html}</span>'
-        f'<span class="ra-more">Show in context</span></summary>'
-        f'<div class="ra-context"><div class="ra-context-title">In context: '
+        f'<span class="ra-more">{esc(say("show_in_context"))}</span></summary>'
+        f'<div class="ra-context"><div class="ra-context-title">{esc(say("in_context"))} '
         f'{esc(" › ".join(section.path))}</div>'
         f'<div class="ra-text">{esc(more_before)}{context_html}{esc(more_after)}</div>'
         + "".join(original_page_html(im, doc.source) for im in originals)
@@ -319,22 +321,20 @@ def sources_html(docs: Mapping[str, Document], payload: Mapping[str, Any],
     originals = originals or {}
     if payload["abstained"]:
         cites = payload.get("closest", [])
-        head = ('<div class="ra-panel-head ra-abstain">Not answered by the report. '
-                "Closest passages, shown as near matches only:</div>")
+        head = f'<div class="ra-panel-head ra-abstain">{esc(say("abstain_head"))}</div>'
         rest: list[dict] = []
     else:
         cites = [c for c in payload["citations"] if c["quoted"]]
         rest = [c for c in payload["citations"] if not c["quoted"]]
-        head = ('<div class="ra-panel-head">Sources: the cited passages, in the report\'s own '
-                "words</div>")
+        head = f'<div class="ra-panel-head">{esc(say("sources_head"))}</div>'
     if not cites and not rest:
-        return '<div class="ra-empty">No passages.</div>'
+        return f'<div class="ra-empty">{esc(say("no_passages"))}</div>'
     body = "".join(citation_html(docs[c["doc_id"]], c, turn=turn,
                                  originals=originals.get(c["n"], ())) for c in cites)
     if rest:
         # Kept out of the way: they were retrieved but the answer does not rest on them.
-        body += (f'<details class="ra-also"><summary>Also retrieved, not quoted in the answer '
-                 f"({len(rest)})</summary>"
+        body += (f'<details class="ra-also"><summary>{esc(say("also", n=len(rest)))}'
+                 "</summary>"
                  + "".join(citation_html(docs[c["doc_id"]], c, turn=turn) for c in rest)
                  + "</details>")
     shown = turn if turn is not None else 0
@@ -577,8 +577,7 @@ def library_markdown(results: Sequence[Mapping[str, Any]]) -> str:
 
 
 def empty_sources_html() -> str:
-    return ('<div class="ra-empty">Ask a question: the passages that answer it appear here, '
-            "each with its section and page. Open one to read it in context.</div>")
+    return f'<div class="ra-empty">{esc(say("empty_sources"))}</div>'
 
 
 CSS = """

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,8 +36,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # after the setting above, which it reads at import
 
-from assistant.app import handlers, render
+from assistant.app import handlers, render, words
 from assistant.app.engine import Engine
+from assistant.config import Config
 from assistant.errors import AssistantError
 from assistant.library import Limits
 
@@ -53,12 +55,8 @@ EXAMPLE_QUESTIONS = [
 ]
 EXAMPLE_TOPICS = ["USMCA", "migration", "energy", "security", "democracy", "nearshoring"]
 
-CHAT_PLACEHOLDER = (
-    "### Ask the report a question\n"
-    "Answers are the report's own sentences, each marked [1], [2]… and cited by section "
-    "and page. When the report does not answer, the assistant says so.\n\n"
-    "Try one of the examples below, or type your own question."
-)
+# The page's own words, in the browser's language (English or Spanish: words.py).
+T = gr.I18n(**words.PAGE)
 ALL_SECTIONS = ("Whole report", "")
 ALL_DOCUMENTS = ("All documents", "")
 # Seconds between checks for a library change made in another browser tab;
@@ -71,7 +69,46 @@ CLOSED_UPLOAD_CAP = "1kb"
 # server; this many answers at most, the oldest dropped first.
 KEEP_TURNS = 40
 STORAGE_KEY = "report-assistant-conversation"
+# The key BrowserState encrypts the kept conversation with. Gradio draws a new
+# random one each start unless given one, and a conversation kept under the old
+# key no longer decrypts: a restart would lose every reader's conversation.
+# So one is drawn once and kept beside the index. It is sent to every browser
+# in the page's config (the encryption happens there), so it guards nothing
+# on the server; it only has to stay the same across restarts.
+SECRET_FILE = "browser-state.key"
 STATIC = Path(__file__).with_name("static")
+
+
+def browser_secret(index_dir: Path) -> str | None:
+    """The kept key for the browser's conversation store, drawn on first use.
+
+    None (Gradio then draws its own, as before) when the index folder cannot
+    be written: the page works, only a restart forgets kept conversations.
+    """
+    path = Path(index_dir) / SECRET_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) >= 32:
+            return key
+    except (OSError, UnicodeDecodeError):
+        pass
+    key = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key)
+        # Two processes starting together: the first link wins and both read it.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
 
 
 def _export_file(text: str, name: str, suffix: str = ".md") -> str:
@@ -179,6 +216,12 @@ def _empty_view() -> tuple:
 ASK_OUTPUTS = 9
 
 
+def _speak(request: gr.Request | None) -> None:
+    """Write this request's server-built text in the reader's language (Accept-Language)."""
+    header = request.headers.get("accept-language", "") if request is not None else ""
+    words.use(words.language_of(header))
+
+
 def _answer(question: str, section_value: str, doc_value: str, turns: Any,
             progress: gr.Progress | None):
     turns = _valid_turns(turns)
@@ -191,19 +234,24 @@ def _answer(question: str, section_value: str, doc_value: str, turns: Any,
 
 @page_errors(ASK_OUTPUTS, message_at=ASK_OUTPUTS - 1)
 def on_ask(question: str, section_value: str, doc_value: str, turns: Any,
+           request: gr.Request,
            progress: gr.Progress = gr.Progress()):  # noqa: B008 (Gradio's injection idiom)
+    _speak(request)
     return _answer(question, section_value, doc_value, turns, progress)
 
 
 @page_errors(ASK_OUTPUTS, message_at=ASK_OUTPUTS - 1)
 def on_example(evt: gr.SelectData, section_value: str, doc_value: str, turns: Any,
+               request: gr.Request,
                progress: gr.Progress = gr.Progress()):  # noqa: B008
+    _speak(request)
     value = evt.value if isinstance(evt.value, dict) else {"text": str(evt.value)}
     return _answer(str(value.get("text", "")), section_value, doc_value, turns, progress)
 
 
-def on_select(evt: gr.SelectData, turns: Any):
+def on_select(evt: gr.SelectData, turns: Any, request: gr.Request):
     """Clicking an earlier message shows that answer's sources, map and download."""
+    _speak(request)
     turns = _valid_turns(turns)
     index = evt.index if isinstance(evt.index, int) else (evt.index or [0])[0]
     i = int(index) // 2
@@ -212,19 +260,32 @@ def on_select(evt: gr.SelectData, turns: Any):
     return _turn_view(turns, i)
 
 
-def on_clear():
+def on_clear(request: gr.Request):
     """Forget the conversation, in this browser too."""
+    _speak(request)
     return ([], [], "", *_empty_view(), "")
 
 
-def on_restore(turns: Any):
-    """On load: the conversation this browser kept, its latest answer's sources shown."""
+def on_restore(turns: Any, request: gr.Request):
+    """On load: the conversation this browser kept, its latest answer's sources shown.
+
+    Right after a restart the index may still be loading: the conversation is
+    shown at once and its sources once the index is there.
+    """
+    _speak(request)
     turns = _valid_turns(turns)
     if not turns:
-        return (gr.skip(),) * 6
+        yield (gr.skip(),) * 6
+        return
     if not _engine().ready:
-        return (_messages(turns), *(gr.skip(),) * 5)
-    return (_messages(turns), *_turn_view(turns, len(turns) - 1))
+        yield (_messages(turns), *(gr.skip(),) * 5)
+        try:
+            _engine().wait(WAIT_FOR_INDEX)
+        except AssistantError:
+            return  # the status line says why; the conversation stays shown
+    # Each step of a generator may run in another worker: the language again.
+    _speak(request)
+    yield (_messages(turns), *_turn_view(turns, len(turns) - 1))
 
 
 # -- lists drawn from the documents -------------------------------------------------------
@@ -266,8 +327,9 @@ def _list_count() -> int:
 
 
 def refresh(turns: Any, seen_generation: int, doc_value: str, section_value: str,
-            browse_value: str):
+            browse_value: str, request: gr.Request):
     """Poll: the status while loading, then the lists whenever the library changed."""
+    _speak(request)
     engine = _engine()
     n = _list_count()
     skip_lists = (gr.skip(),) * n
@@ -479,108 +541,101 @@ def layout() -> gr.Blocks:
     engine, uploads, limits = _engine(), _PAGE["uploads"], _PAGE["limits"]
     with gr.Blocks(title="Report assistant: U.S.-Mexico Forum 2025", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
-        gr.Markdown(
-            "# Ask the report: *U.S.-Mexico Forum 2025: Report 2022*\n"
-            "Answers quote the report's own sentences and cite each by section and page.",
-            elem_id="ra-title")
+        gr.Markdown(T("title"), elem_id="ra-title")
         status = gr.Markdown(handlers.status_markdown(engine), elem_id="ra-status")
         timer = gr.Timer(1.0, active=not engine.finished or uploads)
         # The conversation lives in this browser's localStorage, not on the server.
-        turns = gr.BrowserState([], storage_key=STORAGE_KEY)
+        turns = gr.BrowserState([], storage_key=STORAGE_KEY,
+                                secret=browser_secret((engine.cfg or Config.from_env()).index_dir))
         selected = gr.State(-1)  # the answer whose sources and download are shown
         # The engine generation the page's lists were drawn from.
         seen = gr.State(0)
         compared = gr.State(None)  # the comparison shown, for re-sorting and export
 
         with gr.Tabs(selected="ask") as tabs:
-            with gr.Tab("Ask", id="ask", elem_id="ra-tab-ask"), gr.Row(equal_height=False):
+            with gr.Tab(T("tab_ask"), id="ask", elem_id="ra-tab-ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=300):
                     chatbot = gr.Chatbot(
-                        label="Conversation", height=560, elem_id="ra-chat",
-                        placeholder=CHAT_PLACEHOLDER, latex_delimiters=[],
+                        label=T("conversation"), height=560, elem_id="ra-chat",
+                        placeholder=T("chat_placeholder"), latex_delimiters=[],
                         examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
                         feedback_options=None, buttons=["copy"])
                     with gr.Row():
                         question = gr.Textbox(
-                            placeholder="Ask a question about the report…",
+                            placeholder=T("question_placeholder"),
                             show_label=False, scale=5, lines=1, max_lines=6,
                             elem_id="ra-question")
-                        ask_btn = gr.Button("Ask", variant="primary", scale=1,
+                        ask_btn = gr.Button(T("ask"), variant="primary", scale=1,
                                             elem_id="ra-ask")
                     message = gr.Markdown(elem_id="ra-message")
                     with gr.Row():
                         doc = gr.Dropdown(
-                            choices=[ALL_DOCUMENTS], value="", label="Document",
-                            info="Limit answers to one document", scale=3, visible=False,
+                            choices=[ALL_DOCUMENTS], value="", label=T("document"),
+                            info=T("document_info"), scale=3, visible=False,
                             elem_id="ra-doc")
                         section = gr.Dropdown(
-                            choices=[ALL_SECTIONS], value="", label="Search in",
-                            info="Limit answers to one section of the report",
+                            choices=[ALL_SECTIONS], value="", label=T("search_in"),
+                            info=T("search_in_info"),
                             scale=4, elem_id="ra-section")
-                        clear_btn = gr.Button("Clear conversation", scale=1, size="md",
+                        clear_btn = gr.Button(T("clear"), scale=1, size="md",
                                               elem_id="ra-clear")
                 with gr.Column(scale=1, min_width=300):
                     sources = gr.HTML(render.empty_sources_html(), elem_id="ra-sources")
-                    with gr.Accordion("Where in the report", open=True,
+                    with gr.Accordion(T("where"), open=True,
                                       elem_id="ra-map-box"):
                         answer_map = gr.HTML("", elem_id="ra-answer-map")
-                    with gr.Accordion("Copy or save this answer as Markdown", open=False,
+                    with gr.Accordion(T("export_box"), open=False,
                                       elem_id="ra-export-box"):
                         export = gr.Code("", language="markdown", interactive=False,
-                                         label="Answer with citations", wrap_lines=True,
+                                         label=T("export_label"), wrap_lines=True,
                                          show_line_numbers=False, buttons=["copy"],
                                          elem_id="ra-export")
-                        download = gr.DownloadButton("Download answer (.md)",
+                        download = gr.DownloadButton(T("download"),
                                                      interactive=False, size="sm",
                                                      elem_id="ra-download")
 
-            with gr.Tab("Compare", id="compare", elem_id="ra-tab-compare"):
-                gr.Markdown("Enter a topic to see which sections of the report take a "
-                            "position on it, each in its own words, with its pages. "
-                            "With documents added, compare them by document as well.")
+            with gr.Tab(T("tab_compare"), id="compare", elem_id="ra-tab-compare"):
+                gr.Markdown(T("compare_intro"))
                 with gr.Row():
-                    topic = gr.Textbox(placeholder="A topic, e.g. energy", show_label=False,
+                    topic = gr.Textbox(placeholder=T("topic_placeholder"), show_label=False,
                                        scale=5, elem_id="ra-topic")
-                    compare_btn = gr.Button("Compare", variant="primary", scale=1,
+                    compare_btn = gr.Button(T("compare"), variant="primary", scale=1,
                                             elem_id="ra-compare")
                 with gr.Row():
                     compare_by = gr.Radio([("Sections", "section"), ("Documents", "document")],
-                                          value="section", label="Compare by", visible=False,
+                                          value="section", label=T("compare_by"), visible=False,
                                           elem_id="ra-compare-by")
                     order = gr.Radio([("Strongest first", "strength"),
                                       ("Report order", "report")],
-                                     value="strength", label="Order rows",
+                                     value="strength", label=T("order_rows"),
                                      elem_id="ra-compare-order")
-                gr.Examples([[t] for t in EXAMPLE_TOPICS], inputs=topic, label="Example topics")
+                gr.Examples([[t] for t in EXAMPLE_TOPICS], inputs=topic, label=T("example_topics"))
                 compare_msg = gr.Markdown(elem_id="ra-compare-message")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=300):
                         table = gr.HTML("", elem_id="ra-compare-table")
                         with gr.Row():
-                            cmp_md = gr.DownloadButton("Export as Markdown", interactive=False,
+                            cmp_md = gr.DownloadButton(T("export_md"), interactive=False,
                                                        size="sm", elem_id="ra-compare-md")
-                            cmp_csv = gr.DownloadButton("Export as CSV", interactive=False,
+                            cmp_csv = gr.DownloadButton(T("export_csv"), interactive=False,
                                                         size="sm", elem_id="ra-compare-csv")
                     with gr.Column(scale=2, min_width=280):
                         compare_chart = gr.HTML("", elem_id="ra-compare-chart")
                         compare_map = gr.HTML("", elem_id="ra-compare-map")
 
-            with gr.Tab("Browse", id="browse", elem_id="ra-tab-browse"):
-                gr.Markdown("The report's contents, with pages. Open a section to read it "
-                            "here; choose one below to read it beside its page map or to ask "
-                            "questions about it alone.")
+            with gr.Tab(T("tab_browse"), id="browse", elem_id="ra-tab-browse"):
+                gr.Markdown(T("browse_intro"))
                 contents = gr.HTML("", elem_id="ra-contents")
                 with gr.Row():
-                    browse_section = gr.Dropdown(choices=[], label="Section", scale=4,
+                    browse_section = gr.Dropdown(choices=[], label=T("section"), scale=4,
                                                  elem_id="ra-browse-section")
-                    ask_in_btn = gr.Button("Ask about this section", scale=1,
+                    ask_in_btn = gr.Button(T("ask_in"), scale=1,
                                            elem_id="ra-ask-in")
                 reader_map = gr.HTML("", elem_id="ra-reader-map")
                 reader = gr.HTML("", elem_id="ra-reader")
 
-            with gr.Tab("Documents", id="docs", elem_id="ra-tab-docs"):
-                gr.Markdown("The documents the assistant searches. Answers from a document "
-                            "other than the report name it in their citations.")
+            with gr.Tab(T("tab_docs"), id="docs", elem_id="ra-tab-docs"):
+                gr.Markdown(T("docs_intro"))
                 docs_list = gr.HTML("", elem_id="ra-docs")
                 if uploads:
                     upload = gr.File(
@@ -588,24 +643,22 @@ def layout() -> gr.Blocks:
                                f"{_size(limits.max_bytes)} and {limits.max_pages} pages each)"),
                         file_count="multiple", file_types=list(limits.allowed()),
                         elem_id="ra-upload")
-                    add_btn = gr.Button("Add to the library", variant="primary",
+                    add_btn = gr.Button(T("add"), variant="primary",
                                         elem_id="ra-add")
                     library_msg = gr.Markdown(elem_id="ra-library-message")
                     with gr.Row():
                         remove_doc = gr.Dropdown(
-                            choices=[], value=None, label="Remove a document",
-                            info="Only documents added here (or with `add`) can be removed; "
-                                 "the report is kept.",
+                            choices=[], value=None, label=T("remove_doc"),
+                            info=T("remove_info"),
                             scale=4, elem_id="ra-remove-doc")
-                        remove_btn = gr.Button("Remove", variant="stop", scale=1,
+                        remove_btn = gr.Button(T("remove"), variant="stop", scale=1,
                                                elem_id="ra-remove")
                     # The API's way in: a file component and a result no one sees.
                     api_file = gr.File(visible=False, file_count="single")
                     api_result = gr.JSON(visible=False)
                     api_add_btn = gr.Button(visible=False)
                 else:
-                    gr.Markdown("Adding documents is turned off on this server "
-                                "(REPORT_ASSISTANT_UPLOADS).", elem_id="ra-uploads-off")
+                    gr.Markdown(T("uploads_off"), elem_id="ra-uploads-off")
 
         # -- events ---------------------------------------------------------------------
         ask_outputs = [chatbot, turns, question, sources, answer_map, export, download,
@@ -681,8 +734,7 @@ def _size(n: int) -> str:
 
 
 def _removed_sources() -> str:
-    return ('<div class="ra-empty">This answer cites a document that has since been removed, '
-            "so its passages cannot be shown.</div>")
+    return f'<div class="ra-empty">{render.esc(words.say("removed"))}</div>'
 
 
 def upload_cap(uploads: bool, limits: Limits | None = None) -> int | str:
@@ -723,6 +775,7 @@ def launch_options(uploads: bool = False, limits: Limits | None = None) -> dict[
         "mcp_server": False,
         "show_error": False,
         "footer_links": ["api"],
+        "i18n": T,
         # Gradio's /upload route is open whether or not the page takes files
         # (it stored a 5 MB upload before a cap was set): capped at the
         # library's own size limit when documents may be added, else 1 KB.

@@ -625,10 +625,12 @@ def test_axe_finds_no_serious_violation_on_any_tab(app, browser, requests_seen, 
 @pytest.mark.parametrize("locale,words", [
     ("es-ES", {"ready": "Listo", "ask": "Preguntar", "tab": "Comparar",
                "placeholder": "Haga una pregunta sobre el informe…",
-               "head": "Fuentes: los pasajes citados", "more": "Ver en contexto"}),
+               "head": "Fuentes: los pasajes citados", "more": "Ver en contexto",
+               "map": "citada", "everywhere": "Todo el informe"}),
     ("en-US", {"ready": "Ready", "ask": "Ask", "tab": "Compare",
                "placeholder": "Ask a question about the report…",
-               "head": "Sources: the cited passages", "more": "Show in context"}),
+               "head": "Sources: the cited passages", "more": "Show in context",
+               "map": "Cited page", "everywhere": "Whole report"}),
 ])
 def test_the_page_speaks_the_browsers_language_and_keeps_the_reports_words(
         app, assistant, browser, requests_seen, dialogs, shots, locale, words):
@@ -645,6 +647,8 @@ def test_the_page_speaks_the_browsers_language_and_keeps_the_reports_words(
         ask(pg, USMCA)
         wait_text(pg, "#ra-sources", words["head"])
         assert pg.locator("#ra-sources .ra-more").first.inner_text() == words["more"]
+        wait_text(pg, "#ra-answer-map", words["map"])
+        assert pg.input_value("#ra-section input") == words["everywhere"]
         # The report's words are never translated: the passages are the library's own.
         from assistant.app import handlers
         cited = [c["text"] for c in handlers.ask(assistant, USMCA)["citations"] if c["quoted"]]

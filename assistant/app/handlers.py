@@ -403,8 +403,7 @@ def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
         by_doc.setdefault(c["doc_id"], []).append(c)
     if not by_doc:
         first = _shown_document(a, payload.get("doc", ""))
-        caption = ("The report does not answer this, so no page is cited."
-                   if payload["abstained"] else "No page is cited.")
+        caption = words.say("map_abstained" if payload["abstained"] else "map_none")
         return page_map_html(first, {}, {}, caption)
     out = []
     for doc_id, group in by_doc.items():
@@ -421,9 +420,9 @@ def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
                 lit[path[:i]] = ""
         pages = sorted(marks)
         where = sorted({" › ".join(c["section_path"]) for c in group})
-        caption = (f"Cited {'page' if len(pages) == 1 else 'pages'} "
-                   f"{', '.join(map(str, pages))} of {page_count(doc)}, in "
-                   f"{len(where)} section{'s' if len(where) != 1 else ''}: {'; '.join(where)}")
+        caption = words.say("map_cited_one" if len(pages) == 1 else "map_cited_many",
+                            pages=", ".join(map(str, pages)), total=page_count(doc),
+                            sections=words.count(len(where), "section"), where="; ".join(where))
         if len(docs) > 1:
             caption = f"{doc.title}: {caption[:1].lower()}{caption[1:]}"
         out.append(page_map_html(doc, marks, lit, caption))
@@ -435,12 +434,12 @@ def report_map(a: Assistant) -> str:
     docs = a.documents
     if len(docs) == 1:
         d = docs[0]
-        return page_map_html(d, {}, {}, f"The report's {page_count(d)} pages and its "
-                                        f"{len(d.sections)} sections; the pages an answer "
-                                        "cites are marked here.")
+        return page_map_html(d, {}, {}, words.say("map_report", total=page_count(d),
+                                                  n=len(d.sections)))
     return "".join(
-        page_map_html(d, {}, {}, f"{d.title}: {page_count(d)} pages, {len(d.sections)} "
-                                 "sections; the pages an answer cites are marked here.")
+        page_map_html(d, {}, {}, words.say("map_doc", title=d.title,
+                                           pages=words.count(page_count(d), "page"),
+                                           sections=words.count(len(d.sections), "section")))
         for d in docs)
 
 

@@ -57,8 +57,6 @@ EXAMPLE_TOPICS = ["USMCA", "migration", "energy", "security", "democracy", "near
 
 # The page's own words, in the browser's language (English or Spanish: words.py).
 T = gr.I18n(**words.PAGE)
-ALL_SECTIONS = ("Whole report", "")
-ALL_DOCUMENTS = ("All documents", "")
 # Seconds between checks for a library change made in another browser tab;
 # while the index is first prepared the page checks every second.
 LIBRARY_POLL = 10.0
@@ -308,7 +306,8 @@ def _lists(a, doc_value: str, section_value: str, browse_value: str) -> tuple:
     rows = handlers.document_list(a)
     out = [
         gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=section_value),
-        gr.Dropdown(choices=[ALL_DOCUMENTS, *docs], value=doc_value, visible=several),
+        gr.Dropdown(choices=[(words.say("all_documents"), ""), *docs], value=doc_value,
+                    visible=several),
         gr.Radio(visible=several),
         gr.Dropdown(choices=browse, value=browse_value),
         render.documents_html(rows),
@@ -349,8 +348,9 @@ def refresh(turns: Any, seen_generation: int, doc_value: str, section_value: str
     return (*_lists(a, doc_value, section_value, browse_value), empty_map, slow)
 
 
-def on_doc_change(doc_value: str, section_value: str):
+def on_doc_change(doc_value: str, section_value: str, request: gr.Request):
     """Choosing a document narrows the section list to that document's sections."""
+    _speak(request)
     engine = _engine()
     if not engine.ready:
         return gr.skip()
@@ -405,7 +405,8 @@ def on_read(key: str):
 
 
 @page_errors(4, message_at=3)
-def on_ask_in(key: str):
+def on_ask_in(key: str, request: gr.Request):
+    _speak(request)
     a = _assistant()
     d, s = handlers.find_section(a, key)
     doc_value = d.id if len(a.documents) > 1 else ""
@@ -431,7 +432,9 @@ def _after_library_change(doc_value: str, section_value: str, browse_value: str,
 
 
 def on_add(files: list[str] | None, doc_value: str, section_value: str, browse_value: str,
-           turns: Any, progress: gr.Progress = gr.Progress()):  # noqa: B008
+           turns: Any, request: gr.Request,
+           progress: gr.Progress = gr.Progress()):  # noqa: B008
+    _speak(request)
     n = _list_count() + 3  # lists, message, map, upload
     skip = [gr.skip()] * n
     if not files:
@@ -449,7 +452,9 @@ def on_add(files: list[str] | None, doc_value: str, section_value: str, browse_v
 
 
 def on_remove(doc_id: str, doc_value: str, section_value: str, browse_value: str,
-              turns: Any, progress: gr.Progress = gr.Progress()):  # noqa: B008
+              turns: Any, request: gr.Request,
+              progress: gr.Progress = gr.Progress()):  # noqa: B008
+    _speak(request)
     try:
         _assistant(progress)
         gone = _engine().remove_document(doc_id, _library_tick(progress, "Removing"))
@@ -570,11 +575,13 @@ def layout() -> gr.Blocks:
                     message = gr.Markdown(elem_id="ra-message")
                     with gr.Row():
                         doc = gr.Dropdown(
-                            choices=[ALL_DOCUMENTS], value="", label=T("document"),
+                            choices=[(words.say("all_documents"), "")], value="",
+                            label=T("document"),
                             info=T("document_info"), scale=3, visible=False,
                             elem_id="ra-doc")
                         section = gr.Dropdown(
-                            choices=[ALL_SECTIONS], value="", label=T("search_in"),
+                            choices=[(words.say("whole_report"), "")], value="",
+                            label=T("search_in"),
                             info=T("search_in_info"),
                             scale=4, elem_id="ra-section")
                         clear_btn = gr.Button(T("clear"), scale=1, size="md",
@@ -725,8 +732,8 @@ def layout() -> gr.Blocks:
 def _everything(doc_value: str, several: bool) -> tuple[str, str]:
     """The first choice of the section list: the whole report, the chosen document, or all."""
     if doc_value:
-        return ("Whole document", "")
-    return ("All sections", "") if several else ALL_SECTIONS
+        return (words.say("whole_document"), "")
+    return (words.say("all_sections" if several else "whole_report"), "")
 
 
 def _size(n: int) -> str:

@@ -133,6 +133,15 @@ SERVER: dict[str, dict[str, str]] = {
         "ready": "Ready:",
         "passages_indexed": "{n} passages indexed",
         "ready_in": "ready in {s} s",
+        "whole_report": "Whole report", "all_documents": "All documents",
+        "all_sections": "All sections", "whole_document": "Whole document",
+        "map_cited_one": "Cited page {pages} of {total}, in {sections}: {where}",
+        "map_cited_many": "Cited pages {pages} of {total}, in {sections}: {where}",
+        "map_abstained": "The report does not answer this, so no page is cited.",
+        "map_none": "No page is cited.",
+        "map_report": ("The report's {total} pages and its {n} sections; the pages an answer "
+                       "cites are marked here."),
+        "map_doc": "{title}: {pages}, {sections}; the pages an answer cites are marked here.",
     },
     "es": {
         "sources_head": "Fuentes: los pasajes citados, con las palabras del propio informe",
@@ -159,6 +168,16 @@ SERVER: dict[str, dict[str, str]] = {
         "ready": "Listo:",
         "passages_indexed": "{n} pasajes indexados",
         "ready_in": "listo en {s} s",
+        "whole_report": "Todo el informe", "all_documents": "Todos los documentos",
+        "all_sections": "Todas las secciones", "whole_document": "Todo el documento",
+        "map_cited_one": "Página citada: {pages} de {total}, en {sections}: {where}",
+        "map_cited_many": "Páginas citadas: {pages} de {total}, en {sections}: {where}",
+        "map_abstained": "El informe no responde a esto, así que no se cita ninguna página.",
+        "map_none": "No se cita ninguna página.",
+        "map_report": ("Las {total} páginas del informe y sus {n} secciones; aquí se marcan "
+                       "las páginas que cita una respuesta."),
+        "map_doc": ("{title}: {pages}, {sections}; aquí se marcan las páginas que cita una "
+                    "respuesta."),
     },
 }
 

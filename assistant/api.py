@@ -235,7 +235,8 @@ class Assistant:
         abstain, reason = should_abstain(evidence(q, r, self.data, self._index_of), self.cfg)
         if abstain:
             return Comparison(q, (), True, reason)
-        return compare_sections(q, r, self._index_of, terms, by=by)
+        return compare_sections(q, r, self._index_of, terms, by=by,
+                                sent_spans=self.data.sent_spans)
 
     # -- the report itself -------------------------------------------------------
     @property

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from assistant.lexical import tokenize
 from assistant.retrieve.hybrid import Retrieval
-from assistant.types import PEOPLE, CompareRow, Comparison, Hit, Passage
+from assistant.types import PEOPLE, CompareRow, Comparison, Hit, Passage, Statement
 
 # A row's key: the document it belongs to and the heading path it is shown under.
 GroupKey = Callable[[Passage], tuple[str, tuple[str, ...]]]
@@ -41,11 +43,31 @@ _FRAMING = frozenset(tokenize(
     "about regarding concerning"))
 
 
+def naming_sets(topic: str, query: str, rare: frozenset[str]) -> list[frozenset[str]]:
+    """The word sets that name a topic; a sentence names it when it holds every word of one set.
+
+    Each of the topic's own rare words (``rare``: stems rare in the corpus)
+    names it alone, as a reader's "vaccinated" names "COVID-19 vaccination";
+    a topic made only of common words must be named whole. The words an
+    acronym is expanded to count only together: "USMCA" is searched as
+    "United States-Mexico-Canada Agreement", and a sentence that merely says
+    "Canada" or "United States" takes no position on the agreement.
+    """
+    own = frozenset(tokenize(topic)) - _FRAMING
+    own_rare = own & rare
+    sets = [frozenset({t}) for t in sorted(own_rare)] or ([own] if own else [])
+    extra = frozenset(tokenize(query)) - own - _FRAMING
+    if extra and query != topic:
+        sets.append(extra)
+    return sets
+
+
 def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
                      topic_terms: frozenset[str] = frozenset(), per_section: int = 2,
                      min_support: float = 0.35, relative_drop: float = 0.15,
                      second_ratio: float = 0.8,
-                     max_rows: int = 8, by: str = "section") -> Comparison:
+                     max_rows: int = 8, by: str = "section", *,
+                     sent_spans: np.ndarray, position_sentences: int = 2) -> Comparison:
     """Group the retrieved passages by section (or by document) and rank the groups.
 
     ``by`` names a grouping of ``GROUPINGS``: "section" gives one row per
@@ -53,41 +75,57 @@ def compare_sections(topic: str, r: Retrieval, index_of: dict[str, int],
     holding its best passages from whichever of its sections they come. The
     rules below are the same for both; only the grouping key differs.
 
-    A passage speaks to the topic when it uses the topic's distinctive words
-    (``topic_terms``: stems rare in the corpus, acronyms expanded), since a
-    long sentence naming the topic in passing can score low in vector space;
-    or when one of its sentences is close to the topic: at least
+    The test is made sentence by sentence (``sent_spans``: rows of passage
+    index, start, end). A sentence addresses the topic when it names it (see
+    ``naming_sets``), since a long sentence naming the topic in passing can
+    score low in vector space; or when it is squarely about it: at least
     ``min_support`` and within ``relative_drop`` of the best sentence found.
-    A section that only sits near the topic in vector space is left out
-    rather than shown as taking a position it does not take.
+    A passage with no such sentence does not count, and a section without
+    one is left out rather than shown as taking a position it does not take.
+    ``topic_terms`` are the searched query's rare stems (acronyms expanded).
 
-    A section's second passage is shown only when it scores nearly as well as
-    its first (``second_ratio``), so rows are not padded with filler. Sections
-    rank by their best passage plus half their second, so a section that
-    discusses the topic at length edges out a passing mention.
+    Each row carries its position: up to ``position_sentences`` of those
+    sentences, the ones naming the topic first, then by closeness, shown in
+    the order the section has them. A section's second passage is shown only
+    when it scores nearly as well as its first (``second_ratio``), so rows are
+    not padded with filler. Sections rank by their best passage plus half
+    their second, so a section that discusses the topic at length edges out
+    a passing mention.
     """
     key, row_noun = GROUPINGS[by]
-    topic_terms = topic_terms - _FRAMING
+    names = naming_sets(topic, r.query, topic_terms)
     # A member list names affiliations; it takes no position on anything.
     candidates = [h for h in r.hits if h.passage.kind != PEOPLE]
-    support = {h.passage.id: float(r.sentence[index_of[h.passage.id]]) for h in candidates}
+    sentences: dict[str, list[tuple[int, int, float, bool]]] = {}
+    for h in candidates:
+        rows = r.sentence_rows(index_of[h.passage.id])
+        found = []
+        for row in rows:
+            s, e = int(sent_spans[row, 1]), int(sent_spans[row, 2])
+            words = set(tokenize(h.passage.text[s:e]))
+            found.append((s, e, float(r.sent_scores[row]), any(n <= words for n in names)))
+        sentences[h.passage.id] = found
+    best = max((x[2] for found in sentences.values() for x in found), default=0.0)
     # Relative floor too: when the topic has sentences squarely about it, a
     # section far below them is only brushing against the words.
-    floor = max(min_support, max(support.values(), default=0.0) - relative_drop)
+    floor = max(min_support, best - relative_drop)
     groups: dict[tuple[str, tuple[str, ...]], list[Hit]] = {}
     for hit in candidates:
-        p = hit.passage
-        mentions = bool(topic_terms & set(tokenize(p.text)))
-        if not mentions and support[p.id] < floor:
-            continue
-        groups.setdefault(key(p), []).append(hit)
+        sentences[hit.passage.id] = [x for x in sentences[hit.passage.id]
+                                     if x[3] or x[2] >= floor]
+        if sentences[hit.passage.id]:
+            groups.setdefault(key(hit.passage), []).append(hit)
     rows = []
     for (doc_id, path), hits in groups.items():
         first = hits[0].score
         keep = [hits[0]] + [h for h in hits[1:per_section] if h.score >= second_ratio * first]
         pages = tuple(sorted({pg for h in keep for pg in h.passage.pages}))
         score = keep[0].score + (0.5 * keep[1].score if len(keep) > 1 else 0.0)
-        rows.append(CompareRow(path[-1], path, doc_id, pages, score, tuple(keep)))
+        said = [Statement(i, s, e, sc, nm) for i, h in enumerate(keep)
+                for s, e, sc, nm in sentences[h.passage.id]]
+        said.sort(key=lambda x: (not x.names, -x.score))
+        position = tuple(sorted(said[:position_sentences], key=lambda x: (x.hit, x.start)))
+        rows.append(CompareRow(path[-1], path, doc_id, pages, score, tuple(keep), position))
     rows.sort(key=lambda row: -row.score)
     rows = rows[:max_rows]
     if not rows:

@@ -210,6 +210,17 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """A sentence in which a section states its position on a compared topic."""
+
+    hit: int  # 0-based index into CompareRow.hits
+    start: int  # offsets into that passage's text
+    end: int
+    score: float  # cosine of the topic with the sentence
+    names: bool  # the sentence names the topic (its words, or an acronym's expansion)
+
+
+@dataclass(frozen=True)
 class CompareRow:
     section: str
     section_path: tuple[str, ...]
@@ -217,6 +228,7 @@ class CompareRow:
     pages: tuple[int, ...]
     score: float
     hits: tuple[Hit, ...]  # the section's most relevant passages, best first
+    position: tuple[Statement, ...] = ()  # its own one or two sentences on the topic, in text order
 
 
 @dataclass(frozen=True)

@@ -64,9 +64,13 @@ def app_env(index_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def start_app(index_dir: Path, log: Path, args: tuple[str, ...] = (),
-              timeout: float = 240.0, **env: str) -> RunningApp:
-    """Start app.py and wait until its page answers over HTTP (the index may still be loading)."""
-    port = free_port()
+              timeout: float = 240.0, port: int | None = None, **env: str) -> RunningApp:
+    """Start app.py and wait until its page answers over HTTP (the index may still be loading).
+
+    ``port``: the one to serve on (a restart keeps its origin, so the browser's
+    storage for it), else a free one.
+    """
+    port = port or free_port()
     handle = log.open("w", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--port", str(port), *args],

@@ -331,7 +331,12 @@ def test_compare_lists_sections_with_their_pages(assistant):
     assert len(view["table"]) == len(p["rows"])
     for row, cells in zip(p["rows"], view["table"], strict=True):
         assert cells[0] == " › ".join(row["section_path"]) and cells[1] == row["page_label"]
-        assert cells[2].endswith(f"({row['passages'][0]['page_label']})")
+        # The row's position: its own sentences, verbatim from its passages, each with its page.
+        assert row["position"] and cells[2].endswith(f"({row['position'][-1]['page_label']})")
+        for st in row["position"]:
+            assert " ".join(st["text"].split()) in cells[2]
+            assert any(st["text"] in c["text"] for c in row["passages"])
+            assert set(st["pages"]) <= set(row["pages"])
     assert_inert(view["map"])
     assert view["map"].count('class="ra-band ra-lit"') == len(p["rows"])
 

@@ -545,6 +545,9 @@ def test_compare_table_and_section_lists_show_hostile_text_as_text(hostile_app):
             pg.wait_for_function(
                 "document.querySelector('#ra-compare-message').innerText.includes('speak to')",
                 timeout=60_000)
+            # Each row's passage in context is folded: open them to read it as shown.
+            for summary in pg.locator("#ra-compare-table details.ra-cmp-context > summary").all():
+                summary.click()
             table = folded(pg.inner_text("#ra-compare-table"))
             assert TITLE in table
             assert any(folded(h) in table for h in HOSTILE), table

@@ -38,6 +38,11 @@ def check_comparison(c: Comparison) -> None:
         hit_scores = [h.score for h in row.hits]
         assert hit_scores == sorted(hit_scores, reverse=True)
         assert len({h.passage.id for h in row.hits}) == len(row.hits)
+        # Every row states its position in its own one or two sentences.
+        assert 1 <= len(row.position) <= 2
+        for st in row.position:
+            text = row.hits[st.hit].passage.text
+            assert 0 <= st.start < st.end <= len(text) and text[st.start:st.end].strip()
 
 
 @pytest.mark.parametrize("topic", TOPICS)
@@ -126,3 +131,29 @@ def test_asking_for_a_comparison_adds_no_sections(assistant, topic, question):
     plain = {row.section for row in assistant.compare(topic).rows}
     framed = {row.section for row in assistant.compare(question).rows}
     assert framed == plain
+
+
+def _named(c: Comparison, words: list[str]) -> list[bool]:
+    """Whether each row's own position sentences say one of ``words`` (case-folded)."""
+    out = []
+    for row in c.rows:
+        said = " ".join(row.hits[st.hit].passage.text[st.start:st.end] for st in row.position)
+        out.append(any(w.casefold() in said.casefold() for w in words))
+    return out
+
+
+@pytest.mark.parametrize(("topic", "names"), [
+    ("USMCA", ["USMCA", "United States-Mexico-Canada Agreement"]),
+    ("nearshoring", ["nearshoring"]),
+    ("China", ["China"]),
+])
+def test_every_row_names_the_topic_it_is_shown_for(assistant, topic, names):
+    """A topic with a name of its own: each row's position sentences name it.
+
+    USMCA is expanded to its full name for searching; a section that only
+    says "Canada" or "United States" was shown as a row before (3 of 7).
+    """
+    c = assistant.compare(topic)
+    check_comparison(c)
+    assert all(_named(c, names)), [" > ".join(r.section_path) for r in c.rows]
+

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.api import Assistant, clean_question
-from assistant.app import render
+from assistant.app import pdfpage, render, words
 from assistant.app.engine import Engine, is_removable, scrub
-from assistant.app.pagemap import page_count, page_map_html
+from assistant.app.pagemap import page_count, page_map_html, strength_chart_html
 from assistant.conversation import complete_follow_up
 from assistant.errors import QueryError
-from assistant.types import Answer, Comparison, Document, Hit, Section
+from assistant.types import Answer, CompareRow, Comparison, Document, Hit, Section, Statement
 
 # The question kept in a payload (and shown back) is cut to this many characters.
 QUESTION_ECHO_CHARS = 500
@@ -171,18 +171,43 @@ def ask(a: Assistant, question: str, section: str | None = "",
                           named_documents(a), d)
 
 
+def _statement(row: CompareRow, st: Statement, first_n: int,
+               docs: Mapping[str, Document]) -> dict[str, Any]:
+    """One sentence of a row's position: its words, the passage it is from, and its page."""
+    p = row.hits[st.hit].passage
+    doc = docs.get(p.doc_id)
+    pages = list(doc.pages_of(p.start + st.start, p.start + st.end)) if doc else list(p.pages)
+    return {"text": p.text[st.start:st.end], "n": first_n + st.hit, "pages": pages,
+            "page_label": _pages_label(pages), "names_topic": st.names}
+
+
 def comparison_payload(c: Comparison, named: frozenset[str] = frozenset(),
                        titles: Mapping[str, str] | None = None,
-                       by: str = "section") -> dict[str, Any]:
-    """The API's view of a Comparison; ``titles`` maps document ids to titles."""
+                       by: str = "section",
+                       docs: Sequence[Document] = ()) -> dict[str, Any]:
+    """The API's view of a Comparison; ``titles`` maps document ids to titles.
+
+    Each row carries its ``position`` (its own one or two sentences on the
+    topic, each with its page), a ``strength`` relative to the strongest row
+    (1.0) and its ``order`` in the documents' reading order (``docs``, in
+    library order), so the page can sort rows either way.
+    """
     titles = titles or {}
+    by_id = {d.id: d for d in docs}
+    reading = {(d.id, s.path): i for i, (d, s) in
+               enumerate((d, s) for d in docs for s in d.sections)}
+    doc_order = {d.id: i for i, d in enumerate(docs)}
+    top = max((row.score for row in c.rows), default=0.0) or 1.0
     rows = []
     n = 0
     for rank, row in enumerate(c.rows, start=1):
         passages = []
-        for h in row.hits:
+        first_n = n + 1
+        for i, h in enumerate(row.hits):
             n += 1
-            passages.append(cite_dict(h, n, name_doc=h.passage.doc_id in named))
+            marks = [(st.start, st.end) for st in row.position if st.hit == i]
+            passages.append(cite_dict(h, n, bool(marks), marks,
+                                      name_doc=h.passage.doc_id in named))
         pages = list(row.pages)
         document = titles.get(row.doc_id, "")
         if by == "document":
@@ -202,6 +227,10 @@ def comparison_payload(c: Comparison, named: frozenset[str] = frozenset(),
             "pages": pages,
             "page_label": _pages_label(pages),
             "score": round(float(row.score), 6),
+            "strength": round(float(row.score) / top, 4),
+            "order": (reading.get((row.doc_id, row.section_path))
+                      if by == "section" else doc_order.get(row.doc_id)),
+            "position": [_statement(row, st, first_n, by_id) for st in row.position],
             "passages": passages,
         })
     return {"topic": c.topic, "by": by, "abstained": c.abstained, "reason": c.reason,
@@ -227,7 +256,7 @@ def compare(a: Assistant, topic: str, section: str | None = "", by: str | None =
     else:
         c = a.compare(t, section=sec, doc=doc_id)
     titles = {x.id: x.title for x in a.documents}
-    return comparison_payload(c, named_documents(a), titles, by)
+    return comparison_payload(c, named_documents(a), titles, by, a.documents)
 
 
 def _pages_label(pages: Sequence[int]) -> str:
@@ -374,8 +403,7 @@ def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
         by_doc.setdefault(c["doc_id"], []).append(c)
     if not by_doc:
         first = _shown_document(a, payload.get("doc", ""))
-        caption = ("The report does not answer this, so no page is cited."
-                   if payload["abstained"] else "No page is cited.")
+        caption = words.say("map_abstained" if payload["abstained"] else "map_none")
         return page_map_html(first, {}, {}, caption)
     out = []
     for doc_id, group in by_doc.items():
@@ -392,9 +420,9 @@ def answer_map(a: Assistant, payload: Mapping[str, Any]) -> str:
                 lit[path[:i]] = ""
         pages = sorted(marks)
         where = sorted({" › ".join(c["section_path"]) for c in group})
-        caption = (f"Cited {'page' if len(pages) == 1 else 'pages'} "
-                   f"{', '.join(map(str, pages))} of {page_count(doc)}, in "
-                   f"{len(where)} section{'s' if len(where) != 1 else ''}: {'; '.join(where)}")
+        caption = words.say("map_cited_one" if len(pages) == 1 else "map_cited_many",
+                            pages=", ".join(map(str, pages)), total=page_count(doc),
+                            sections=words.count(len(where), "section"), where="; ".join(where))
         if len(docs) > 1:
             caption = f"{doc.title}: {caption[:1].lower()}{caption[1:]}"
         out.append(page_map_html(doc, marks, lit, caption))
@@ -406,30 +434,72 @@ def report_map(a: Assistant) -> str:
     docs = a.documents
     if len(docs) == 1:
         d = docs[0]
-        return page_map_html(d, {}, {}, f"The report's {page_count(d)} pages and its "
-                                        f"{len(d.sections)} sections; the pages an answer "
-                                        "cites are marked here.")
+        return page_map_html(d, {}, {}, words.say("map_report", total=page_count(d),
+                                                  n=len(d.sections)))
     return "".join(
-        page_map_html(d, {}, {}, f"{d.title}: {page_count(d)} pages, {len(d.sections)} "
-                                 "sections; the pages an answer cites are marked here.")
+        page_map_html(d, {}, {}, words.say("map_doc", title=d.title,
+                                           pages=words.count(page_count(d), "page"),
+                                           sections=words.count(len(d.sections), "section")))
         for d in docs)
 
 
-def chat_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, str]:
-    """Everything the chat tab shows for one answer."""
+def chat_view(a: Assistant, payload: Mapping[str, Any], turn: int | None = None
+              ) -> dict[str, str]:
+    """Everything the chat tab shows for one answer.
+
+    ``turn`` is the answer's place in the conversation: its [n] markers link
+    to its source cards (see render.source_id). Raises KeyError when the
+    answer cites a document removed since.
+    """
     docs = _docs(a)
     title = docs[payload["citations"][0]["doc_id"]].title if payload["citations"] else (
         _shown_document(a, payload.get("doc", "")).title)
     return {
-        "message": render.answer_markdown(payload),
-        "sources": render.sources_html(docs, payload),
+        "message": render.answer_markdown(payload, turn),
+        "sources": render.sources_html(docs, payload, turn, original_pages(a, payload)),
         "map": answer_map(a, payload),
         "export": render.export_markdown(payload, title),
     }
 
 
-def compare_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the compare tab shows: a summary line, the page map, the table."""
+# A passage spans one page or two; more than this many pictures per card
+# would bury the text they illustrate.
+ORIGINAL_PAGES_PER_CITE = 2
+
+
+def original_pages(a: Assistant, payload: Mapping[str, Any]
+                   ) -> dict[int, list[pdfpage.PageImage]]:
+    """For each shown citation of a PDF document: its pages as drawn, cited sentences marked.
+
+    Only the cards shown first (the quoted citations, or an abstention's
+    closest passages) get pictures; the sentences marked are the ones the
+    answer quotes, or the whole passage when it quotes none.
+    """
+    docs = _docs(a)
+    shown = payload.get("closest", []) if payload["abstained"] else [
+        c for c in payload["citations"] if c["quoted"]]
+    out: dict[int, list[pdfpage.PageImage]] = {}
+    for c in shown:
+        doc = docs.get(c["doc_id"])
+        path = pdfpage.source_pdf(a.cfg.corpus_dir, doc.source) if doc else None
+        if path is None:
+            continue
+        text = c["text"]
+        said = [text[s:e] for s, e in c.get("highlights", [])] or [text]
+        images = [pdfpage.page_image(path, p, said)
+                  for p in c["pages"][:ORIGINAL_PAGES_PER_CITE]]
+        images = [im for im in images if im is not None]
+        if images:
+            out[c["n"]] = images
+    return out
+
+
+def compare_view(a: Assistant, payload: Mapping[str, Any], order: str = "strength"
+                 ) -> dict[str, Any]:
+    """Everything the compare tab shows: a summary line, the page map, the table.
+
+    ``order`` is "strength" (strongest first) or "report" (reading order).
+    """
     docs = _docs(a)
     by_doc: dict[str, tuple[dict[int, list[str]], dict[tuple[str, ...], str]]] = {}
     for row in payload["rows"]:
@@ -461,8 +531,17 @@ def compare_view(a: Assistant, payload: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "message": render.compare_markdown(payload),
         "map": map_html,
+        "chart": strength_chart_html(payload),
         "table": render.compare_table(payload),
+        "html": render.compare_html(docs, payload, order),
     }
+
+
+def contents_html(a: Assistant) -> str:
+    """Browse: every document's Table of Contents as links with pages; each opens in place."""
+    named = named_documents(a)
+    return "".join(render.contents_html(d, d.id in named or len(a.documents) > 1)
+                   for d in a.documents)
 
 
 def overview(a: Assistant) -> dict[str, Any]:
@@ -475,10 +554,6 @@ def overview(a: Assistant) -> dict[str, Any]:
         "skipped": [{"file": s.path, "reason": scrub(s.reason, a.cfg.corpus_dir)}
                     for s in a.data.skipped],
     }
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def skipped_markdown(skipped: Sequence[Mapping[str, str]]) -> str:
@@ -495,10 +570,12 @@ def status_markdown(engine: Engine) -> str:
     """The line at the top of the page: ready, still preparing (with progress), or failed."""
     if engine.ready and engine.assistant is not None:
         info = overview(engine.assistant)
-        docs = "; ".join(f"*{render.md_text(d['title'])}*, {_n(d['pages'], 'page')}, "
-                         f"{_n(d['sections'], 'section')}" for d in info["documents"])
-        took = f" (ready in {engine.ready_after:.0f} s)" if engine.ready_after else ""
-        line = f"Ready: {docs}; {info['passages']} passages indexed{took}."
+        docs = "; ".join(f"*{render.md_text(d['title'])}*, {words.count(d['pages'], 'page')}, "
+                         f"{words.count(d['sections'], 'section')}" for d in info["documents"])
+        took = (f" ({words.say('ready_in', s=f'{engine.ready_after:.0f}')})"
+                if engine.ready_after else "")
+        line = (f"{words.say('ready')} {docs}; "
+                f"{words.say('passages_indexed', n=info['passages'])}{took}.")
         # Anything the engine wants a reader to know about the index it serves
         # (say, a stale one kept because a rebuild failed), then skipped files.
         notes = [f"⚠ {render.md_text(str(w))}"

@@ -118,3 +118,52 @@ def page_map_html(doc: Document, marks: Mapping[int, Sequence[str]] | None = Non
     parts.append("</g></svg>")
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f'<figure class="ra-map">{"".join(parts)}{cap}</figure>'
+
+
+def strength_chart_html(payload: Mapping[str, object]) -> str:
+    """Compare at a glance: one line per row, a bar for how strongly it addresses the topic
+    (relative to the strongest) and ticks on the pages its passages are on.
+
+    Text is drawn in ``currentColor`` so it has the page's own (light or
+    dark) text colour; the pages track spans the pages the rows cite.
+    """
+    rows = list(payload.get("rows") or [])  # type: ignore[call-overload]
+    if not rows:
+        return ""
+    last = max((p for r in rows for p in r["pages"]), default=1)
+    first = min((p for r in rows for p in r["pages"]), default=1)
+    span = max(last - first + 1, 1)
+    label_w, bar_w, gap, track_w, line_h = 150, 70, 10, 180, 22
+    width = label_w + bar_w + gap + track_w
+    height = line_h * len(rows) + 18
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'role="img" aria-labelledby="ra-chart-title" class="ra-chart-svg">'
+             f'<title id="ra-chart-title">How strongly each row addresses the topic, '
+             f'and on which pages</title>'
+             f'<g font-family="sans-serif" font-size="11" fill="currentColor">']
+    for i, r in enumerate(rows):
+        y = 14 + i * line_h
+        label = f"{r['rank']}. {r.get('label') or ' › '.join(r['section_path'])}"
+        strength = float(r.get("strength", 0.0))
+        parts.append(f'<text x="0" y="{y + 4}">{esc(shorten(label, 26))}'
+                     f"<title>{esc(label)} ({esc(r['page_label'])})</title></text>")
+        parts.append(f'<rect x="{label_w}" y="{y - 6}" width="{bar_w}" height="12" rx="2" '
+                     f'class="ra-chart-track"/>')
+        parts.append(f'<rect x="{label_w}" y="{y - 6}" width="{bar_w * strength:.1f}" '
+                     f'height="12" rx="2" class="ra-chart-bar"><title>{round(100 * strength)}% '
+                     f"of the strongest</title></rect>")
+        x0 = label_w + bar_w + gap
+        parts.append(f'<line x1="{x0}" y1="{y}" x2="{x0 + track_w}" y2="{y}" '
+                     f'class="ra-chart-axis"/>')
+        for p in r["pages"]:
+            x = x0 + (p - first + 0.5) * track_w / span
+            parts.append(f'<rect x="{x - 3:.1f}" y="{y - 6}" width="6" height="12" '
+                         f'class="ra-chart-page" data-page="{p}"><title>page {p}</title></rect>')
+    x0 = label_w + bar_w + gap
+    parts.append(f'<text x="{x0}" y="{height - 2}" font-size="10">p. {first}</text>'
+                 f'<text x="{x0 + track_w}" y="{height - 2}" font-size="10" '
+                 f'text-anchor="end">p. {last}</text>')
+    parts.append("</g></svg>")
+    return (f'<figure class="ra-chart">{"".join(parts)}<figcaption>Bars: strength relative '
+            f"to the strongest row. Ticks: the pages of each row's passages, pp. {first}–"
+            f"{last}.</figcaption></figure>")

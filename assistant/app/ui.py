@@ -22,10 +22,13 @@ API endpoints (for ``gradio_client``), all returning JSON:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
+import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # after the setting above, which it reads at import
 
-from assistant.app import handlers, render
+from assistant.app import handlers, render, words
 from assistant.app.engine import Engine
+from assistant.config import Config
 from assistant.errors import AssistantError
 from assistant.library import Limits
 
@@ -51,47 +55,479 @@ EXAMPLE_QUESTIONS = [
 ]
 EXAMPLE_TOPICS = ["USMCA", "migration", "energy", "security", "democracy", "nearshoring"]
 
-CHAT_PLACEHOLDER = (
-    "### Ask the report a question\n"
-    "Answers are the report's own sentences, each marked [1], [2]… and cited by section "
-    "and page. When the report does not answer, the assistant says so.\n\n"
-    "Try one of the examples below, or type your own question."
-)
-COMPARE_HEADERS = ["Section", "Pages", "Most relevant passage (the report's words, with its page)"]
-COMPARE_BY_DOC_HEADERS = ["Document", "Pages",
-                          "Most relevant passage (the document's words, with its section and page)"]
-ALL_SECTIONS = ("Whole report", "")
-ALL_DOCUMENTS = ("All documents", "")
+# The page's own words, in the browser's language (English or Spanish: words.py).
+T = gr.I18n(**words.PAGE)
 # Seconds between checks for a library change made in another browser tab;
 # while the index is first prepared the page checks every second.
 LIBRARY_POLL = 10.0
 # Gradio's /upload route is open whatever the page does; with uploads off it
 # takes no more than this.
 CLOSED_UPLOAD_CAP = "1kb"
+# The conversation is kept in the reader's browser (localStorage), never on the
+# server; this many answers at most, the oldest dropped first.
+KEEP_TURNS = 40
+STORAGE_KEY = "report-assistant-conversation"
+# The key BrowserState encrypts the kept conversation with. Gradio draws a new
+# random one each start unless given one, and a conversation kept under the old
+# key no longer decrypts: a restart would lose every reader's conversation.
+# So one is drawn once and kept beside the index. It is sent to every browser
+# in the page's config (the encryption happens there), so it guards nothing
+# on the server; it only has to stay the same across restarts.
+SECRET_FILE = "browser-state.key"
+STATIC = Path(__file__).with_name("static")
 
 
-def _export_file(markdown: str, question: str) -> str:
-    """Save the Markdown export where Gradio may serve it (the system temp folder)."""
-    digest = hashlib.sha256(markdown.encode()).hexdigest()[:16]
+def browser_secret(index_dir: Path) -> str | None:
+    """The kept key for the browser's conversation store, drawn on first use.
+
+    None (Gradio then draws its own, as before) when the index folder cannot
+    be written: the page works, only a restart forgets kept conversations.
+    """
+    path = Path(index_dir) / SECRET_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) >= 32:
+            return key
+    except (OSError, UnicodeDecodeError):
+        pass
+    key = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key)
+        # Two processes starting together: the first link wins and both read it.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def _export_file(text: str, name: str, suffix: str = ".md") -> str:
+    """Save an export where Gradio may serve it (the system temp folder)."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / "report-assistant-exports" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")[:40] or "answer"
-    path = folder / f"{slug}.md"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "answer"
+    path = folder / f"{slug}{suffix}"
     if not path.exists():
-        path.write_text(markdown, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     return str(path)
-
-
-def _messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
-    msgs = []
-    for t in turns:
-        msgs.append({"role": "user", "content": render.question_markdown(t["question"])})
-        msgs.append({"role": "assistant", "content": t["message"]})
-    return msgs
 
 
 def _warn(text: str) -> str:
     return f"⚠ {render.md_text(text[:1].upper() + text[1:])}"
+
+
+# -- the one shared engine, set by build() ----------------------------------------------
+# Handlers are module functions (the Gradio demo shape); what they share is
+# the engine and the server's upload settings, fixed when the page is built.
+_PAGE: dict[str, Any] = {}
+
+
+def _engine() -> Engine:
+    return _PAGE["engine"]
+
+
+def _assistant(progress: gr.Progress | None = None):
+    engine = _engine()
+    tick = None
+    if progress is not None and not engine.ready:
+        def tick(stage: str, fraction: float) -> None:
+            progress(fraction, desc=f"Preparing the report index: {stage}")
+    return engine.wait(WAIT_FOR_INDEX, tick)
+
+
+# -- the one place library errors become what a reader sees ----------------------------------
+
+def page_errors(outputs: int, message_at: int) -> Callable:
+    """Wrap a page handler: an AssistantError becomes a warning in output ``message_at``
+    (of ``outputs``), every other output left as it is, so nothing typed or shown is lost."""
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except AssistantError as exc:
+                out: list[Any] = [gr.skip()] * outputs
+                out[message_at] = _warn(str(exc))
+                return tuple(out) if outputs > 1 else out[0]
+        return run
+    return wrap
+
+
+def api_errors(fn: Callable) -> Callable:
+    """Wrap an API function: an AssistantError becomes a gr.Error with its message."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+    return run
+
+
+# -- the conversation (kept in the browser) ------------------------------------------------
+
+def _messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
+    msgs = []
+    for i, payload in enumerate(turns):
+        msgs.append({"role": "user", "content": render.question_markdown(payload["question"])})
+        msgs.append({"role": "assistant", "content": render.answer_markdown(payload, i)})
+    return msgs
+
+
+def _valid_turns(turns: Any) -> list[dict[str, Any]]:
+    """What the browser kept, as a list of answer payloads; anything else is dropped."""
+    if not isinstance(turns, list):
+        return []
+    keys = {"question", "answer", "abstained", "sentences", "citations"}
+    return [t for t in turns if isinstance(t, dict) and keys <= t.keys()][-KEEP_TURNS:]
+
+
+def _turn_view(turns: list[dict[str, Any]], i: int) -> tuple:
+    """Sources, map, export text, download and selection for answer ``i``."""
+    try:
+        view = handlers.chat_view(_engine().assistant, turns[i], i)
+    except KeyError:
+        # The answer cites a document removed since; its passages cannot be drawn.
+        return (_removed_sources(), gr.skip(), gr.skip(),
+                gr.DownloadButton(value=None, interactive=False), i)
+    path = _export_file(view["export"], turns[i]["question"])
+    return (view["sources"], view["map"], view["export"],
+            gr.DownloadButton(value=path, interactive=True), i)
+
+
+def _empty_view() -> tuple:
+    empty_map = handlers.report_map(_engine().assistant) if _engine().ready else ""
+    return (render.empty_sources_html(), empty_map, "",
+            gr.DownloadButton(value=None, interactive=False), -1)
+
+
+# ask outputs: chatbot, turns, question, sources, answer_map, export, download, selected, message
+ASK_OUTPUTS = 9
+
+
+def _speak(request: gr.Request | None) -> None:
+    """Write this request's server-built text in the reader's language (Accept-Language)."""
+    header = request.headers.get("accept-language", "") if request is not None else ""
+    words.use(words.language_of(header))
+
+
+def _answer(question: str, section_value: str, doc_value: str, turns: Any,
+            progress: gr.Progress | None):
+    turns = _valid_turns(turns)
+    a = _assistant(progress)
+    payload = handlers.ask(a, question, section_value, [t["question"] for t in turns],
+                           doc=doc_value)
+    turns = [*turns, payload][-KEEP_TURNS:]
+    return (_messages(turns), turns, "", *_turn_view(turns, len(turns) - 1), "")
+
+
+@page_errors(ASK_OUTPUTS, message_at=ASK_OUTPUTS - 1)
+def on_ask(question: str, section_value: str, doc_value: str, turns: Any,
+           request: gr.Request,
+           progress: gr.Progress = gr.Progress()):  # noqa: B008 (Gradio's injection idiom)
+    _speak(request)
+    return _answer(question, section_value, doc_value, turns, progress)
+
+
+@page_errors(ASK_OUTPUTS, message_at=ASK_OUTPUTS - 1)
+def on_example(evt: gr.SelectData, section_value: str, doc_value: str, turns: Any,
+               request: gr.Request,
+               progress: gr.Progress = gr.Progress()):  # noqa: B008
+    _speak(request)
+    value = evt.value if isinstance(evt.value, dict) else {"text": str(evt.value)}
+    return _answer(str(value.get("text", "")), section_value, doc_value, turns, progress)
+
+
+def on_select(evt: gr.SelectData, turns: Any, request: gr.Request):
+    """Clicking an earlier message shows that answer's sources, map and download."""
+    _speak(request)
+    turns = _valid_turns(turns)
+    index = evt.index if isinstance(evt.index, int) else (evt.index or [0])[0]
+    i = int(index) // 2
+    if not _engine().ready or not 0 <= i < len(turns):
+        return (gr.skip(),) * 5
+    return _turn_view(turns, i)
+
+
+def on_clear(request: gr.Request):
+    """Forget the conversation, in this browser too."""
+    _speak(request)
+    return ([], [], "", *_empty_view(), "")
+
+
+def on_restore(turns: Any, request: gr.Request):
+    """On load: the conversation this browser kept, its latest answer's sources shown.
+
+    Right after a restart the index may still be loading: the conversation is
+    shown at once and its sources once the index is there.
+    """
+    _speak(request)
+    turns = _valid_turns(turns)
+    if not turns:
+        yield (gr.skip(),) * 6
+        return
+    if not _engine().ready:
+        yield (_messages(turns), *(gr.skip(),) * 5)
+        try:
+            _engine().wait(WAIT_FOR_INDEX)
+        except AssistantError:
+            return  # the status line says why; the conversation stays shown
+    # Each step of a generator may run in another worker: the language again.
+    _speak(request)
+    yield (_messages(turns), *_turn_view(turns, len(turns) - 1))
+
+
+# -- lists drawn from the documents -------------------------------------------------------
+
+def _lists(a, doc_value: str, section_value: str, browse_value: str) -> tuple:
+    """Every list that depends on which documents are loaded, keeping valid choices.
+
+    In LIST_OUTPUTS order: section, doc, compare_by, browse_section, docs_list,
+    contents, status, seen (and remove_doc with uploads).
+    """
+    engine = _engine()
+    docs = handlers.doc_choices(a)
+    several = len(docs) > 1
+    doc_value = doc_value if doc_value in {v for _, v in docs} else ""
+    sections = handlers.section_choices(a, doc_value or None)
+    section_value = section_value if section_value in {v for _, v in sections} else ""
+    browse = handlers.browse_choices(a)
+    if browse_value not in {v for _, v in browse}:
+        browse_value = browse[0][1] if browse else None
+    rows = handlers.document_list(a)
+    out = [
+        gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=section_value),
+        gr.Dropdown(choices=[(words.say("all_documents"), ""), *docs], value=doc_value,
+                    visible=several),
+        gr.Radio(visible=several),
+        gr.Dropdown(choices=browse, value=browse_value),
+        render.documents_html(rows),
+        handlers.contents_html(a),
+        handlers.status_markdown(engine),
+        engine.generation,
+    ]
+    if _PAGE["uploads"]:
+        removable = [(r["title"], r["id"]) for r in rows if r["removable"]]
+        out.append(gr.Dropdown(choices=removable, value=None, interactive=bool(removable)))
+    return tuple(out)
+
+
+def _list_count() -> int:
+    return 9 if _PAGE["uploads"] else 8
+
+
+def refresh(turns: Any, seen_generation: int, doc_value: str, section_value: str,
+            browse_value: str, request: gr.Request):
+    """Poll: the status while loading, then the lists whenever the library changed."""
+    _speak(request)
+    engine = _engine()
+    n = _list_count()
+    skip_lists = (gr.skip(),) * n
+    if not engine.ready:
+        # Keep polling while loading; stop once it has failed (the status says why).
+        lists = list(skip_lists)
+        lists[6] = handlers.status_markdown(engine)
+        return (*lists, gr.skip(), gr.Timer(active=not engine.finished))
+    # Once loaded, only a library change (from any tab) redraws the lists;
+    # without uploads nothing can change, so polling stops.
+    slow = gr.Timer(LIBRARY_POLL, active=_PAGE["uploads"])
+    if seen_generation == engine.generation:
+        return (*skip_lists, gr.skip(), slow)
+    a = engine.assistant
+    # The documents' map is the empty state; an answer already shown keeps its own.
+    empty_map = gr.skip() if _valid_turns(turns) else handlers.report_map(a)
+    return (*_lists(a, doc_value, section_value, browse_value), empty_map, slow)
+
+
+def on_doc_change(doc_value: str, section_value: str, request: gr.Request):
+    """Choosing a document narrows the section list to that document's sections."""
+    _speak(request)
+    engine = _engine()
+    if not engine.ready:
+        return gr.skip()
+    sections = handlers.section_choices(engine.assistant, doc_value or None)
+    keep = section_value if section_value in {v for _, v in sections} else ""
+    several = len(engine.assistant.documents) > 1
+    return gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=keep)
+
+
+# -- compare -------------------------------------------------------------------------------
+
+def _compare_outputs(payload: dict[str, Any], order: str) -> tuple:
+    """Table, Markdown and CSV downloads for a comparison in the reader's order."""
+    a = _engine().assistant
+    view = handlers.compare_view(a, payload, order)
+    if payload["abstained"] or not payload["rows"]:
+        off = gr.DownloadButton(value=None, interactive=False)
+        return view["html"], off, off
+    name = f"compare-{payload['topic']}"
+    md = _export_file(render.compare_export_markdown(payload, order), name)
+    csv = _export_file(render.compare_csv(payload, order), name, ".csv")
+    return (view["html"], gr.DownloadButton(value=md, interactive=True),
+            gr.DownloadButton(value=csv, interactive=True))
+
+
+@page_errors(7, message_at=0)
+def on_compare(topic_text: str, by: str, order: str,
+               progress: gr.Progress = gr.Progress()):  # noqa: B008
+    a = _assistant(progress)
+    payload = handlers.compare(a, topic_text, by=by or "section")
+    view = handlers.compare_view(a, payload, order)
+    return (view["message"], view["map"], view["chart"], payload,
+            *_compare_outputs(payload, order))
+
+
+def on_order(order: str, payload: dict[str, Any] | None):
+    """Re-sort the table already shown: by strength or in report order."""
+    if not payload or not _engine().ready:
+        return (gr.skip(),) * 3
+    try:
+        return _compare_outputs(payload, order)
+    except KeyError:  # a document of the comparison was removed since
+        return (gr.skip(),) * 3
+
+
+# -- browse --------------------------------------------------------------------------------
+
+@page_errors(2, message_at=0)
+def on_read(key: str):
+    view = handlers.read_section(_assistant(), key)
+    return view["html"], view["map"]
+
+
+@page_errors(4, message_at=3)
+def on_ask_in(key: str, request: gr.Request):
+    _speak(request)
+    a = _assistant()
+    d, s = handlers.find_section(a, key)
+    doc_value = d.id if len(a.documents) > 1 else ""
+    sections = handlers.section_choices(a, doc_value or None)
+    return (gr.Dropdown(choices=[_everything(doc_value, len(a.documents) > 1), *sections],
+                        value=s.title),
+            gr.Dropdown(value=doc_value), gr.Tabs(selected="ask"), "")
+
+
+# -- the document library --------------------------------------------------------------------
+
+def _library_tick(progress: gr.Progress, what: str):
+    def tick(stage: str, fraction: float) -> None:
+        progress(fraction, desc=f"{what}: {stage}")
+    return tick
+
+
+def _after_library_change(doc_value: str, section_value: str, browse_value: str,
+                          turns: Any, message: str) -> tuple:
+    a = _engine().assistant
+    empty_map = gr.skip() if _valid_turns(turns) else handlers.report_map(a)
+    return (*_lists(a, doc_value, section_value, browse_value), message, empty_map)
+
+
+def on_add(files: list[str] | None, doc_value: str, section_value: str, browse_value: str,
+           turns: Any, request: gr.Request,
+           progress: gr.Progress = gr.Progress()):  # noqa: B008
+    _speak(request)
+    n = _list_count() + 3  # lists, message, map, upload
+    skip = [gr.skip()] * n
+    if not files:
+        skip[-3] = _warn("choose a file to add first")
+        return tuple(skip)
+    try:
+        _assistant(progress)
+        results = _engine().add_documents([str(f) for f in files], _PAGE["limits"],
+                                          _library_tick(progress, "Adding to the library"))
+    except AssistantError as exc:
+        skip[-3] = _warn(str(exc))
+        return tuple(skip)
+    return (*_after_library_change(doc_value, section_value, browse_value, turns,
+                                   render.library_markdown(results)), None)
+
+
+def on_remove(doc_id: str, doc_value: str, section_value: str, browse_value: str,
+              turns: Any, request: gr.Request,
+              progress: gr.Progress = gr.Progress()):  # noqa: B008
+    _speak(request)
+    try:
+        _assistant(progress)
+        gone = _engine().remove_document(doc_id, _library_tick(progress, "Removing"))
+    except AssistantError as exc:
+        skip = [gr.skip()] * (_list_count() + 2)
+        skip[-2] = _warn(str(exc))
+        return tuple(skip)
+    return _after_library_change(
+        doc_value, section_value, browse_value, turns,
+        f"**Removed** *{render.md_text(str(gone['title']))}*; it is no longer searched.")
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+@api_errors
+def api_ask(question: str, section: str = "", previous: str = "", doc: str = "") -> dict:
+    """Answer a question about the report, with cited passages (section and pages).
+
+    ``section`` limits the search to one section (its title, as listed by
+    /sections); ``previous`` is an earlier question, so that a short
+    follow-up such as "and what about energy?" is read against it;
+    ``doc`` limits it to one document (its id or title, as listed by /documents).
+    """
+    history = [previous] if previous else []
+    return handlers.ask(_assistant(), question, section, history, doc=doc)
+
+
+@api_errors
+def api_compare(topic: str, section: str = "", by: str = "section", doc: str = "") -> dict:
+    """What each section of the report (``by="document"``: each document) says about a
+    topic, most relevant first; ``doc`` limits it to one document. Each row gives its
+    ``position`` in its own sentences, its ``strength`` and its reading ``order``."""
+    return handlers.compare(_assistant(), topic, section, by=by, doc=doc)
+
+
+@api_errors
+def api_sections() -> list:
+    """The report's sections (Table of Contents) with their pages."""
+    return handlers.section_list(_assistant())
+
+
+@api_errors
+def api_documents() -> list:
+    """The documents searched: id, title, pages, passages, and whether they can be removed."""
+    return handlers.document_list(_assistant())
+
+
+def api_status() -> dict:
+    """Whether the index is ready, or how far its preparation has come."""
+    return _engine().status()
+
+
+@api_errors
+def api_add(file: str | None) -> dict:
+    """Add one document (PDF, Markdown, plain text or HTML) and index it.
+
+    Returns its id, title, pages and passages; a rejected file (type,
+    size, unreadable) is an error saying why, and nothing is changed.
+    """
+    if not file:
+        raise gr.Error("no file was given", print_exception=False)
+    _assistant()
+    result = _engine().add_documents([str(file)], _PAGE["limits"])[0]
+    if result["status"] == "error":
+        raise gr.Error(str(result["message"]), print_exception=False)
+    return result
+
+
+@api_errors
+def api_remove(doc_id: str) -> dict:
+    """Remove a document that was added through the library (by its id)."""
+    _assistant()
+    return _engine().remove_document(doc_id)
 
 
 def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -> gr.Blocks:
@@ -101,342 +537,112 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
     API gets /add_document and /remove_document; ``limits`` are the
     library's size and type limits (from the environment by default).
     """
-    limits = limits or Limits.from_env()
+    _PAGE.update(engine=engine, uploads=uploads, limits=limits or Limits.from_env())
+    return layout()
 
-    def assistant(progress: gr.Progress | None = None):
-        tick = None
-        if progress is not None and not engine.ready:
-            def tick(stage: str, fraction: float) -> None:
-                progress(fraction, desc=f"Preparing the report index: {stage}")
-        return engine.wait(WAIT_FOR_INDEX, tick)
 
-    # -- status and the lists drawn from the documents --------------------------------
-    def lists(a, doc_value: str, section_value: str, browse_value: str) -> dict:
-        """Every list that depends on which documents are loaded, keeping valid choices."""
-        docs = handlers.doc_choices(a)
-        several = len(docs) > 1
-        doc_value = doc_value if doc_value in {v for _, v in docs} else ""
-        sections = handlers.section_choices(a, doc_value or None)
-        section_value = section_value if section_value in {v for _, v in sections} else ""
-        browse = handlers.browse_choices(a)
-        if browse_value not in {v for _, v in browse}:
-            browse_value = browse[0][1] if browse else None
-        rows = handlers.document_list(a)
-        out = {
-            section: gr.Dropdown(choices=[_everything(doc_value, several), *sections],
-                                 value=section_value),
-            doc: gr.Dropdown(choices=[ALL_DOCUMENTS, *docs], value=doc_value, visible=several),
-            compare_by: gr.Radio(visible=several),
-            browse_section: gr.Dropdown(choices=browse, value=browse_value),
-            docs_list: render.documents_html(rows),
-            status: handlers.status_markdown(engine),
-            seen: engine.generation,
-        }
-        if uploads:
-            removable = [(r["title"], r["id"]) for r in rows if r["removable"]]
-            out[remove_doc] = gr.Dropdown(choices=removable, value=None,
-                                          interactive=bool(removable))
-        return out
-
-    def refresh(turns: list[dict[str, Any]], seen_generation: int, doc_value: str,
-                section_value: str, browse_value: str):
-        if not engine.ready:
-            # Keep polling while loading; stop once it has failed (the status says why).
-            return {status: handlers.status_markdown(engine),
-                    timer: gr.Timer(active=not engine.finished)}
-        # Once loaded, only a library change (from any tab) redraws the lists;
-        # without uploads nothing can change, so polling stops.
-        slow = gr.Timer(LIBRARY_POLL, active=uploads)
-        if seen_generation == engine.generation:
-            return {timer: slow}
-        a = engine.assistant
-        out = lists(a, doc_value, section_value, browse_value)
-        out[timer] = slow
-        if not turns:
-            # The documents' map is the empty state; an answer already shown keeps its own.
-            out[answer_map] = handlers.report_map(a)
-        return out
-
-    def on_doc_change(doc_value: str, section_value: str):
-        """Choosing a document narrows the section list to that document's sections."""
-        if not engine.ready:
-            return gr.skip()
-        sections = handlers.section_choices(engine.assistant, doc_value or None)
-        keep = section_value if section_value in {v for _, v in sections} else ""
-        several = len(engine.assistant.documents) > 1
-        return gr.Dropdown(choices=[_everything(doc_value, several), *sections], value=keep)
-
-    # -- ask --------------------------------------------------------------------
-    def _answer(question: str, section_value: str, doc_value: str,
-                turns: list[dict[str, Any]], progress: gr.Progress | None):
-        try:
-            a = assistant(progress)
-            payload = handlers.ask(a, question, section_value, [t["asked"] for t in turns],
-                                   doc=doc_value)
-        except AssistantError as exc:
-            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                    gr.skip(), _warn(str(exc)))
-        view = handlers.chat_view(a, payload)
-        turn = {"question": payload["question"], "asked": payload["question"],
-                "message": view["message"], "payload": payload}
-        turns = [*turns, turn]
-        return (_messages(turns), turns, "", view["sources"], view["map"], view["export"],
-                gr.DownloadButton(value=_export_file(view["export"], payload["question"]),
-                                  interactive=True),
-                "")
-
-    def on_ask(question: str, section_value: str, doc_value: str,
-               turns: list[dict[str, Any]],
-               progress: gr.Progress = gr.Progress()):  # noqa: B008 (Gradio's injection idiom)
-        return _answer(question, section_value, doc_value, turns, progress)
-
-    def on_example(evt: gr.SelectData, section_value: str, doc_value: str,
-                   turns: list[dict[str, Any]],
-                   progress: gr.Progress = gr.Progress()):  # noqa: B008
-        value = evt.value if isinstance(evt.value, dict) else {"text": str(evt.value)}
-        return _answer(str(value.get("text", "")), section_value, doc_value, turns, progress)
-
-    def on_select(evt: gr.SelectData, turns: list[dict[str, Any]]):
-        """Clicking an earlier message shows that answer's sources again."""
-        index = evt.index if isinstance(evt.index, int) else (evt.index or [0])[0]
-        i = int(index) // 2
-        if not engine.ready or not 0 <= i < len(turns):
-            return gr.skip(), gr.skip(), gr.skip()
-        try:
-            view = handlers.chat_view(engine.assistant, turns[i]["payload"])
-        except KeyError:
-            # The answer cites a document removed since; its sources cannot be drawn.
-            return _removed_sources(), gr.skip(), gr.skip()
-        return view["sources"], view["map"], view["export"]
-
-    def on_clear():
-        empty_map = handlers.report_map(engine.assistant) if engine.ready else ""
-        return ([], [], "", render.empty_sources_html(), empty_map, "",
-                gr.DownloadButton(value=None, interactive=False), "")
-
-    # -- compare and browse -------------------------------------------------------------
-    def on_compare(topic_text: str, by: str,
-                   progress: gr.Progress = gr.Progress()):  # noqa: B008
-        try:
-            a = assistant(progress)
-            payload = handlers.compare(a, topic_text, by=by or "section")
-        except AssistantError as exc:
-            return _warn(str(exc)), gr.skip(), gr.skip()
-        view = handlers.compare_view(a, payload)
-        headers = COMPARE_BY_DOC_HEADERS if payload["by"] == "document" else COMPARE_HEADERS
-        return view["message"], view["map"], gr.Dataframe(value=view["table"], headers=headers)
-
-    def on_read(key: str):
-        try:
-            view = handlers.read_section(assistant(), key)
-        except AssistantError as exc:
-            return _warn(str(exc)), ""
-        return view["html"], view["map"]
-
-    def on_ask_in(key: str):
-        try:
-            a = assistant()
-            d, s = handlers.find_section(a, key)
-        except AssistantError as exc:
-            return gr.skip(), gr.skip(), gr.skip(), _warn(str(exc))
-        doc_value = d.id if len(a.documents) > 1 else ""
-        sections = handlers.section_choices(a, doc_value or None)
-        return (gr.Dropdown(choices=[_everything(doc_value, len(a.documents) > 1), *sections],
-                            value=s.title),
-                gr.Dropdown(value=doc_value), gr.Tabs(selected="ask"), "")
-
-    # -- the document library -------------------------------------------------------------
-    def _library_tick(progress: gr.Progress, what: str):
-        def tick(stage: str, fraction: float) -> None:
-            progress(fraction, desc=f"{what}: {stage}")
-        return tick
-
-    def on_add(files: list[str] | None, doc_value: str, section_value: str, browse_value: str,
-               turns: list[dict[str, Any]],
-               progress: gr.Progress = gr.Progress()):  # noqa: B008
-        if not files:
-            return {library_msg: _warn("choose a file to add first")}
-        try:
-            assistant(progress)
-            results = engine.add_documents([str(f) for f in files], limits,
-                                           _library_tick(progress, "Adding to the library"))
-        except AssistantError as exc:
-            return {library_msg: _warn(str(exc))}
-        out = lists(engine.assistant, doc_value, section_value, browse_value)
-        out[library_msg] = render.library_markdown(results)
-        out[upload] = None
-        if not turns:
-            out[answer_map] = handlers.report_map(engine.assistant)
-        return out
-
-    def on_remove(doc_id: str, doc_value: str, section_value: str, browse_value: str,
-                  turns: list[dict[str, Any]],
-                  progress: gr.Progress = gr.Progress()):  # noqa: B008
-        try:
-            assistant(progress)
-            gone = engine.remove_document(doc_id, _library_tick(progress, "Removing"))
-        except AssistantError as exc:
-            return {library_msg: _warn(str(exc))}
-        out = lists(engine.assistant, doc_value, section_value, browse_value)
-        out[library_msg] = (f"**Removed** *{render.md_text(str(gone['title']))}*; it is no "
-                            "longer searched.")
-        if not turns:
-            out[answer_map] = handlers.report_map(engine.assistant)
-        return out
-
-    # -- the API ------------------------------------------------------------------
-    def api_ask(question: str, section: str = "", previous: str = "", doc: str = "") -> dict:
-        """Answer a question about the report, with cited passages (section and pages).
-
-        ``section`` limits the search to one section (its title, as listed by
-        /sections); ``previous`` is an earlier question, so that a short
-        follow-up such as "and what about energy?" is read against it;
-        ``doc`` limits it to one document (its id or title, as listed by /documents).
-        """
-        try:
-            history = [previous] if previous else []
-            return handlers.ask(assistant(), question, section, history, doc=doc)
-        except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    def api_compare(topic: str, section: str = "", by: str = "section", doc: str = "") -> dict:
-        """What each section of the report (``by="document"``: each document) says about a
-        topic, most relevant first; ``doc`` limits it to one document."""
-        try:
-            return handlers.compare(assistant(), topic, section, by=by, doc=doc)
-        except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    def api_sections() -> list:
-        """The report's sections (Table of Contents) with their pages."""
-        try:
-            return handlers.section_list(assistant())
-        except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    def api_documents() -> list:
-        """The documents searched: id, title, pages, passages, and whether they can be removed."""
-        try:
-            return handlers.document_list(assistant())
-        except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    def api_status() -> dict:
-        """Whether the index is ready, or how far its preparation has come."""
-        return engine.status()
-
-    def api_add(file: str | None) -> dict:
-        """Add one document (PDF, Markdown, plain text or HTML) and index it.
-
-        Returns its id, title, pages and passages; a rejected file (type,
-        size, unreadable) is an error saying why, and nothing is changed.
-        """
-        if not file:
-            raise gr.Error("no file was given", print_exception=False)
-        try:
-            assistant()
-            result = engine.add_documents([str(file)], limits)[0]
-        except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        if result["status"] == "error":
-            raise gr.Error(str(result["message"]), print_exception=False)
-        return result
-
-    def api_remove(doc_id: str) -> dict:
-        """Remove a document that was added through the library (by its id)."""
-        try:
-            assistant()
-            return engine.remove_document(doc_id)
-        except AssistantError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    # -- layout -------------------------------------------------------------------
+def layout() -> gr.Blocks:
+    """The page's components and their events, in one place."""
+    engine, uploads, limits = _engine(), _PAGE["uploads"], _PAGE["limits"]
     with gr.Blocks(title="Report assistant: U.S.-Mexico Forum 2025", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
-        gr.Markdown(
-            "# Ask the report: *U.S.-Mexico Forum 2025: Report 2022*\n"
-            "Answers quote the report's own sentences and cite each by section and page.",
-            elem_id="ra-title")
+        gr.Markdown(T("title"), elem_id="ra-title")
         status = gr.Markdown(handlers.status_markdown(engine), elem_id="ra-status")
         timer = gr.Timer(1.0, active=not engine.finished or uploads)
-        turns = gr.State([])
+        # The conversation lives in this browser's localStorage, not on the server.
+        turns = gr.BrowserState([], storage_key=STORAGE_KEY,
+                                secret=browser_secret((engine.cfg or Config.from_env()).index_dir))
+        selected = gr.State(-1)  # the answer whose sources and download are shown
         # The engine generation the page's lists were drawn from.
         seen = gr.State(0)
+        compared = gr.State(None)  # the comparison shown, for re-sorting and export
 
         with gr.Tabs(selected="ask") as tabs:
-            with gr.Tab("Ask", id="ask", elem_id="ra-tab-ask"), gr.Row(equal_height=False):
-                with gr.Column(scale=1):
+            with gr.Tab(T("tab_ask"), id="ask", elem_id="ra-tab-ask"), gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=300):
                     chatbot = gr.Chatbot(
-                        label="Conversation", height=560, elem_id="ra-chat",
-                        placeholder=CHAT_PLACEHOLDER, latex_delimiters=[],
+                        label=T("conversation"), height=560, elem_id="ra-chat",
+                        placeholder=T("chat_placeholder"), latex_delimiters=[],
                         examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
                         feedback_options=None, buttons=["copy"])
                     with gr.Row():
                         question = gr.Textbox(
-                            placeholder="Ask a question about the report…",
+                            placeholder=T("question_placeholder"),
                             show_label=False, scale=5, lines=1, max_lines=6,
                             elem_id="ra-question")
-                        ask_btn = gr.Button("Ask", variant="primary", scale=1,
+                        ask_btn = gr.Button(T("ask"), variant="primary", scale=1,
                                             elem_id="ra-ask")
                     message = gr.Markdown(elem_id="ra-message")
                     with gr.Row():
                         doc = gr.Dropdown(
-                            choices=[ALL_DOCUMENTS], value="", label="Document",
-                            info="Limit answers to one document", scale=3, visible=False,
+                            choices=[(words.say("all_documents"), "")], value="",
+                            label=T("document"),
+                            info=T("document_info"), scale=3, visible=False,
                             elem_id="ra-doc")
                         section = gr.Dropdown(
-                            choices=[ALL_SECTIONS], value="", label="Search in",
-                            info="Limit answers to one section of the report",
+                            choices=[(words.say("whole_report"), "")], value="",
+                            label=T("search_in"),
+                            info=T("search_in_info"),
                             scale=4, elem_id="ra-section")
-                        clear_btn = gr.Button("Clear chat", scale=1, size="md",
+                        clear_btn = gr.Button(T("clear"), scale=1, size="md",
                                               elem_id="ra-clear")
-                with gr.Column(scale=1):
-                    gr.Markdown("### Where in the report")
-                    answer_map = gr.HTML("", elem_id="ra-answer-map")
+                with gr.Column(scale=1, min_width=300):
                     sources = gr.HTML(render.empty_sources_html(), elem_id="ra-sources")
-                    with gr.Accordion("Copy or save this answer as Markdown", open=False,
+                    with gr.Accordion(T("where"), open=True,
+                                      elem_id="ra-map-box"):
+                        answer_map = gr.HTML("", elem_id="ra-answer-map")
+                    with gr.Accordion(T("export_box"), open=False,
                                       elem_id="ra-export-box"):
                         export = gr.Code("", language="markdown", interactive=False,
-                                         label="Answer with citations", wrap_lines=True,
+                                         label=T("export_label"), wrap_lines=True,
                                          show_line_numbers=False, buttons=["copy"],
                                          elem_id="ra-export")
-                        download = gr.DownloadButton("Download answer (.md)",
+                        download = gr.DownloadButton(T("download"),
                                                      interactive=False, size="sm",
                                                      elem_id="ra-download")
 
-            with gr.Tab("Compare", id="compare", elem_id="ra-tab-compare"):
-                gr.Markdown("Enter a topic to see which sections of the report speak to it, "
-                            "side by side, each with its most relevant passage and page. "
-                            "With documents added, compare them by document as well.")
+            with gr.Tab(T("tab_compare"), id="compare", elem_id="ra-tab-compare"):
+                gr.Markdown(T("compare_intro"))
                 with gr.Row():
-                    topic = gr.Textbox(placeholder="A topic, e.g. energy", show_label=False,
+                    topic = gr.Textbox(placeholder=T("topic_placeholder"), show_label=False,
                                        scale=5, elem_id="ra-topic")
-                    compare_btn = gr.Button("Compare", variant="primary", scale=1,
+                    compare_btn = gr.Button(T("compare"), variant="primary", scale=1,
                                             elem_id="ra-compare")
-                compare_by = gr.Radio([("Sections", "section"), ("Documents", "document")],
-                                      value="section", label="Compare by", visible=False,
-                                      elem_id="ra-compare-by")
-                gr.Examples([[t] for t in EXAMPLE_TOPICS], inputs=topic, label="Example topics")
-                compare_msg = gr.Markdown(elem_id="ra-compare-message")
-                compare_map = gr.HTML("", elem_id="ra-compare-map")
-                table = gr.Dataframe(headers=COMPARE_HEADERS, datatype="str", wrap=True,
-                                     interactive=False, column_widths=["22%", "10%", "68%"],
-                                     max_height=700, elem_id="ra-compare-table")
-
-            with gr.Tab("Browse", id="browse", elem_id="ra-tab-browse"):
-                gr.Markdown("The report's sections, from its Table of Contents. Read one "
-                            "whole, or ask questions about it alone.")
                 with gr.Row():
-                    browse_section = gr.Dropdown(choices=[], label="Section", scale=4,
+                    compare_by = gr.Radio([("Sections", "section"), ("Documents", "document")],
+                                          value="section", label=T("compare_by"), visible=False,
+                                          elem_id="ra-compare-by")
+                    order = gr.Radio([("Strongest first", "strength"),
+                                      ("Report order", "report")],
+                                     value="strength", label=T("order_rows"),
+                                     elem_id="ra-compare-order")
+                gr.Examples([[t] for t in EXAMPLE_TOPICS], inputs=topic, label=T("example_topics"))
+                compare_msg = gr.Markdown(elem_id="ra-compare-message")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        table = gr.HTML("", elem_id="ra-compare-table")
+                        with gr.Row():
+                            cmp_md = gr.DownloadButton(T("export_md"), interactive=False,
+                                                       size="sm", elem_id="ra-compare-md")
+                            cmp_csv = gr.DownloadButton(T("export_csv"), interactive=False,
+                                                        size="sm", elem_id="ra-compare-csv")
+                    with gr.Column(scale=2, min_width=280):
+                        compare_chart = gr.HTML("", elem_id="ra-compare-chart")
+                        compare_map = gr.HTML("", elem_id="ra-compare-map")
+
+            with gr.Tab(T("tab_browse"), id="browse", elem_id="ra-tab-browse"):
+                gr.Markdown(T("browse_intro"))
+                contents = gr.HTML("", elem_id="ra-contents")
+                with gr.Row():
+                    browse_section = gr.Dropdown(choices=[], label=T("section"), scale=4,
                                                  elem_id="ra-browse-section")
-                    ask_in_btn = gr.Button("Ask about this section", scale=1,
+                    ask_in_btn = gr.Button(T("ask_in"), scale=1,
                                            elem_id="ra-ask-in")
                 reader_map = gr.HTML("", elem_id="ra-reader-map")
                 reader = gr.HTML("", elem_id="ra-reader")
 
-            with gr.Tab("Documents", id="docs", elem_id="ra-tab-docs"):
-                gr.Markdown("The documents the assistant searches. Answers from a document "
-                            "other than the report name it in their citations.")
+            with gr.Tab(T("tab_docs"), id="docs", elem_id="ra-tab-docs"):
+                gr.Markdown(T("docs_intro"))
                 docs_list = gr.HTML("", elem_id="ra-docs")
                 if uploads:
                     upload = gr.File(
@@ -444,47 +650,50 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
                                f"{_size(limits.max_bytes)} and {limits.max_pages} pages each)"),
                         file_count="multiple", file_types=list(limits.allowed()),
                         elem_id="ra-upload")
-                    add_btn = gr.Button("Add to the library", variant="primary",
+                    add_btn = gr.Button(T("add"), variant="primary",
                                         elem_id="ra-add")
                     library_msg = gr.Markdown(elem_id="ra-library-message")
                     with gr.Row():
                         remove_doc = gr.Dropdown(
-                            choices=[], value=None, label="Remove a document",
-                            info="Only documents added here (or with `add`) can be removed; "
-                                 "the report is kept.",
+                            choices=[], value=None, label=T("remove_doc"),
+                            info=T("remove_info"),
                             scale=4, elem_id="ra-remove-doc")
-                        remove_btn = gr.Button("Remove", variant="stop", scale=1,
+                        remove_btn = gr.Button(T("remove"), variant="stop", scale=1,
                                                elem_id="ra-remove")
                     # The API's way in: a file component and a result no one sees.
                     api_file = gr.File(visible=False, file_count="single")
                     api_result = gr.JSON(visible=False)
                     api_add_btn = gr.Button(visible=False)
                 else:
-                    gr.Markdown("Adding documents is turned off on this server "
-                                "(REPORT_ASSISTANT_UPLOADS).", elem_id="ra-uploads-off")
+                    gr.Markdown(T("uploads_off"), elem_id="ra-uploads-off")
 
-        # -- wiring ------------------------------------------------------------------
-        ask_outputs = [chatbot, turns, question, sources, answer_map, export, download, message]
+        # -- events ---------------------------------------------------------------------
+        ask_outputs = [chatbot, turns, question, sources, answer_map, export, download,
+                       selected, message]
+        view_outputs = [sources, answer_map, export, download, selected]
         for trigger in (question.submit, ask_btn.click):
             trigger(on_ask, [question, section, doc, turns], ask_outputs,
                     api_visibility="private", show_progress_on=[chatbot])
         chatbot.example_select(on_example, [section, doc, turns], ask_outputs,
                                api_visibility="private", show_progress_on=[chatbot])
-        chatbot.select(on_select, [turns], [sources, answer_map, export],
-                       api_visibility="private")
+        chatbot.select(on_select, [turns], view_outputs, api_visibility="private")
         clear_btn.click(on_clear, None, ask_outputs, api_visibility="private")
         # The chat's own bin icon clears the conversation the same way.
         chatbot.clear(on_clear, None, ask_outputs, api_visibility="private")
         doc.change(on_doc_change, [doc, section], [section], api_visibility="private",
                    show_progress="hidden")
         for trigger in (topic.submit, compare_btn.click):
-            trigger(on_compare, [topic, compare_by], [compare_msg, compare_map, table],
+            trigger(on_compare, [topic, compare_by, order],
+                    [compare_msg, compare_map, compare_chart, compared, table, cmp_md, cmp_csv],
                     api_visibility="private", show_progress_on=[table])
+        order.change(on_order, [order, compared], [table, cmp_md, cmp_csv],
+                     api_visibility="private", show_progress="hidden")
         browse_section.change(on_read, [browse_section], [reader, reader_map],
                               api_visibility="private")
         ask_in_btn.click(on_ask_in, [browse_section], [section, doc, tabs, message],
                          api_visibility="private")
-        list_outputs = [section, doc, compare_by, browse_section, docs_list, status, seen]
+        list_outputs = [section, doc, compare_by, browse_section, docs_list, contents, status,
+                        seen]
         if uploads:
             list_outputs.append(remove_doc)
         refresh_outputs = [*list_outputs, answer_map, timer]
@@ -492,6 +701,8 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
         timer.tick(refresh, refresh_inputs, refresh_outputs, api_visibility="private",
                    show_progress="hidden")
         demo.load(refresh, refresh_inputs, refresh_outputs, api_visibility="private",
+                  show_progress="hidden")
+        demo.load(on_restore, [turns], [chatbot, *view_outputs], api_visibility="private",
                   show_progress="hidden")
 
         if uploads:
@@ -521,8 +732,8 @@ def build(engine: Engine, uploads: bool = False, limits: Limits | None = None) -
 def _everything(doc_value: str, several: bool) -> tuple[str, str]:
     """The first choice of the section list: the whole report, the chosen document, or all."""
     if doc_value:
-        return ("Whole document", "")
-    return ("All sections", "") if several else ALL_SECTIONS
+        return (words.say("whole_document"), "")
+    return (words.say("all_sections" if several else "whole_report"), "")
 
 
 def _size(n: int) -> str:
@@ -530,8 +741,7 @@ def _size(n: int) -> str:
 
 
 def _removed_sources() -> str:
-    return ('<div class="ra-empty">This answer cites a document that has since been removed, '
-            "so its passages cannot be shown.</div>")
+    return f'<div class="ra-empty">{render.esc(words.say("removed"))}</div>'
 
 
 def upload_cap(uploads: bool, limits: Limits | None = None) -> int | str:
@@ -541,16 +751,38 @@ def upload_cap(uploads: bool, limits: Limits | None = None) -> int | str:
     return (limits or Limits.from_env()).max_bytes
 
 
+def theme() -> gr.themes.Base:
+    """Gradio's default theme with its light-mode greys and blues darkened to WCAG AA (4.5:1):
+    its subdued text (#bbbbc2 on white, 1.9:1) and the primary button (#3b82f6, 3.7:1)
+    were below it (the selected tab: render.CSS). Dark mode keeps Gradio's own values."""
+    return gr.themes.Default(primary_hue="blue").set(
+        body_text_color_subdued="*neutral_600",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_text_color="white",
+        button_cancel_background_fill="#b91c1c",  # "Remove": #ef4444 was 3.8:1 with white
+        button_cancel_background_fill_hover="#991b1b",
+        button_cancel_text_color="white",
+    )
+
+
+def page_head() -> str:
+    """The page's own script (citation links and tooltips), inlined in <head>."""
+    return f"<script>{(STATIC / 'page.js').read_text(encoding='utf-8')}</script>"
+
+
 def launch_options(uploads: bool = False, limits: Limits | None = None) -> dict[str, Any]:
     """Options for ``Blocks.launch`` that keep the page offline and free of analytics."""
     return {
         "css": render.CSS,
-        "theme": gr.themes.Default(primary_hue="blue"),
+        "head": page_head(),
+        "theme": theme(),
         "share": False,
         "ssr_mode": False,
         "mcp_server": False,
         "show_error": False,
         "footer_links": ["api"],
+        "i18n": T,
         # Gradio's /upload route is open whether or not the page takes files
         # (it stored a 5 MB upload before a cap was set): capped at the
         # library's own size limit when documents may be added, else 1 KB.

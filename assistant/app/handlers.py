@@ -137,6 +137,11 @@ def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: b
     reason = answer.reason
     if note and reason.endswith(note):
         reason = reason[: -len(note)].rstrip("; ")
+    if reason and not answer.abstained:
+        # An answer's reason holds only notes on it (say, that a Spanish
+        # question is answered with the report's English sentences): the page
+        # shows those as a note, and "Why" only for a refusal.
+        note, reason = "; ".join(x for x in (note, reason) if x), ""
     return {
         "question": question,
         "searched_as": searched_as,

@@ -46,7 +46,13 @@ class Config:
     # index.FLAT_MAX the sentence index is a flat scan, which costs as much as
     # scoring everything (benchmarks/RESULTS.md), so candidates pay only beyond.
     exhaustive_max: int = 50_000
-    rrf_k: int = 60
+    rrf_k: int = 60  # questions in other languages (retrieve/hybrid.py _rank_cross_lingual)
+    # English ranking: best sentence + these times the passage cosine and the
+    # BM25 score over the query's best; a sentence of the form the question
+    # asks for (figure, cause, date) adds answer_form_bonus. See HybridRetriever._fuse.
+    fusion_dense_weight: float = 0.5
+    fusion_lexical_weight: float = 0.25
+    answer_form_bonus: float = 0.05
     # Abstention thresholds, calibrated by `python -m assistant calibrate`
     # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.
     abstain_dense: float = 0.44

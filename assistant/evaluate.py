@@ -157,7 +157,8 @@ def run_question(assistant, q: dict, k: int = 10) -> tuple[Result, list[dict]]:
         a = assistant.ask(q["question"], k=k)
     else:
         a = assistant.ask(q["question"], k=k)
-        hits, abstained = list(a.citations), a.abstained
+        # The ranking, not the citations (which put the quoted passages first).
+        hits, abstained = list(a.ranked or a.citations), a.abstained
         secs = time.perf_counter() - t0
     rows = [{"id": h.passage.id, "text": h.passage.text, "section": h.passage.section,
              "pages": list(h.passage.pages)} for h in hits[:k]]

@@ -195,7 +195,7 @@ class Assistant:
         q, note = clean_question(question, self.cfg.max_question_chars)
         r = self.retriever.retrieve(q, self._k(k), section, doc)
         ans = compose(q, r, self.data, self.cfg, self._index_of,
-                      _join_notes(note, cross_lingual_note(r)))
+                      _join_notes(note, cross_lingual_note(r)), scoped=bool(section or doc))
         return replace(ans, question=question if len(question) <= 500 else q[:500])
 
     def search(self, query: str, k: int | None = None, section: str | None = None,
@@ -215,7 +215,9 @@ class Assistant:
         # Words that pick out a topic are the rare ones; "report" or "Mexico" do not.
         terms = frozenset(t for t in tokenize(r.query)
                           if 0 < bm25.df.get(t, 0) <= 0.2 * bm25.size)
-        abstain, reason = should_abstain(evidence(q, r, self.data, self._index_of), self.cfg)
+        abstain, reason = should_abstain(
+            evidence(q, r, self.data, self._index_of, cfg=self.cfg, scoped=bool(section or doc)),
+            self.cfg)
         if abstain:
             return Comparison(q, (), True, reason)
         return compare_sections(q, r, self._index_of, terms, by=by)

@@ -162,9 +162,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from assistant.calibrate import calibrate
 
-    for path in (args.questions, args.out_of_scope):
+    paths = [args.questions, args.out_of_scope, *args.extra]
+    for path in paths:
         _questions(path)  # a bad file is one clear line before any work starts
-    report = calibrate(_load(args), args.questions, args.out_of_scope)
+    report = calibrate(_load(args), paths)
     _print_json(report) if args.json else print(report["summary"])
     return 0
 
@@ -362,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", parents=[common], help="fit the abstention thresholds")
     p.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
     p.add_argument("--out-of-scope", type=Path, default=ROOT / "eval" / "out_of_scope.jsonl")
+    # eval/fresh_questions.jsonl is left out on purpose: it is the held-out set.
+    p.add_argument("--extra", type=Path, nargs="*",
+                   default=[ROOT / "eval" / "heldout_questions.jsonl"],
+                   help="more question files to fit on (default: eval/heldout_questions.jsonl)")
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("add", parents=[common], help="add documents to the corpus")
     p.add_argument("files", nargs="+")

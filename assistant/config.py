@@ -53,15 +53,40 @@ class Config:
     fusion_dense_weight: float = 0.5
     fusion_lexical_weight: float = 0.25
     answer_form_bonus: float = 0.05
-    # Abstention thresholds, calibrated by `python -m assistant calibrate`
-    # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.
-    abstain_dense: float = 0.44
+    # Abstention thresholds, fitted by `python -m assistant calibrate` (with
+    # cross-validated figures) on the dev set, eval/heldout_questions.jsonl and
+    # eval/out_of_scope.jsonl; see answer.should_abstain.
+    abstain_dense: float = 0.38
     abstain_names: float = 0.65
-    abstain_coverage: float = 0.10
+    abstain_coverage: float = 0.15
     abstain_coverage_support: float = 0.50
     answer_coverage: float = 0.70
+    # A question naming a word the report never uses is answered only when a
+    # sentence is this close (calibrated like the four above).
+    abstain_missing: float = 0.45
+    # Within a section the reader chose, a short question ("what are the
+    # problems?") leans on the filter for its subject, so its vector is far
+    # from every sentence; this floor replaces abstain_dense there. Set by
+    # hand: no question set asks within a section.
+    abstain_scoped: float = 0.25
     max_question_chars: int = 2000
-    answer_sentences: int = 3
+    # Answer composition (answer.py): sentences of the best section and of each
+    # other section nearly as good, the lists they belong to, the lead-ins
+    # their sense depends on. Margins are in sentence-score units (cosine).
+    answer_sentences: int = 3  # from the best section
+    answer_section_sentences: int = 2  # from each other section
+    answer_margin: float = 0.12  # a sentence this far below its section's best is left out
+    answer_section_margin: float = 0.06  # another section this far below the best is left out
+    answer_broad_margin: float = 0.60  # the same for "what does the report say about X"
+    answer_max_sections: int = 4
+    answer_cue_bonus: float = 0.06  # a sentence of the kind asked for (a figure, a reason ...)
+    answer_fragment_penalty: float = 0.12  # a footnote item, a clause ending in ";"
+    answer_context_weight: float = 0.10  # share of the best neighbour's score a sentence gets
+    answer_passage_weight: float = 0.10  # share of its passage's score (section path included)
+    # A sentence giving the figure, person or date asked for is brought when
+    # none of the best does, if it is within this of its section's best.
+    answer_cue_margin: float = 0.50
+    answer_list_items: int = 20  # a longer list is cut, saying how many more and where
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:

@@ -52,7 +52,7 @@ class Config:
     # asks for (figure, cause, date) adds answer_form_bonus. See HybridRetriever._fuse.
     fusion_dense_weight: float = 0.5
     fusion_lexical_weight: float = 0.25
-    answer_form_bonus: float = 0.05
+    answer_form_bonus: float = 0.15
     # Abstention thresholds, fitted by `python -m assistant calibrate` (with
     # cross-validated figures) on the dev set, eval/heldout_questions.jsonl and
     # eval/out_of_scope.jsonl; see answer.should_abstain.

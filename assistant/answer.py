@@ -818,7 +818,11 @@ _META = frozenset(tokenize("report reports say says said recommend recommends re
                            "across compare throughout way ways "
                            # the kind of answer asked for, not its subject
                            "percentage percent share proportion number amount rate total many "
-                           "much"))
+                           "much "
+                           # function words the lexical stop list lacks
+                           "about from has have had only also more most other such some any "
+                           "all into over under between among after before than then now been "
+                           "being will would could should can may might must there their"))
 
 
 def _term_weights(question: str, data: IndexData) -> dict[str, float]:

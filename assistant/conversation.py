@@ -88,9 +88,10 @@ def _named_in(anchor: str, head: str) -> str | None:
             kept: list[str] = []
             for i in range(len(words) - 1, -1, -1):
                 w = words[i]
-                # "and" inside a capitalised name ("Energy and Sustainability") stays.
-                inside = (w.lower() == "and" and kept and kept[0][:1].isupper()
-                          and i > 0 and words[i - 1][:1].isupper())
+                # "and" inside a name ("Energy and Sustainability", "security and
+                # public health") stays: a content word stands on both sides.
+                inside = (w.lower() == "and" and bool(kept) and i > 0
+                          and words[i - 1].lower().strip("¿¡,;:") not in _STOPS)
                 if w.lower().strip("¿¡,;:") in _STOPS and not inside:
                     break
                 kept.insert(0, w)

@@ -95,7 +95,7 @@ _ASKS = {
         r"recomiend\w*|recomend\w*|propon\w*|propuest\w*|sugier\w*|suger\w*|deber\w*)\b", re.I),
 }
 _CUES = {
-    "person": re.compile(r"\b(recipients?|awardees?|led by|chaired by)\b"),
+    "person": re.compile(r"\b(recipients?|awardees?)\b"),
     # A sentence holding a list: a lead-in, an inline enumeration ("i) ... ii) ...").
     "list": re.compile(r":\s*$|:\s*(?:i\)|1\)|a\))|\bi\).*\bii\)|\binclude:?"),
     "date": re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|"
@@ -202,6 +202,7 @@ class Evidence:
     has_terms: bool = True  # the question has a word that is not a stop word
     # ordinary words of an English question that the report never uses
     missing_terms: tuple[str, ...] = ()
+    quantity_support: float = 1.0  # cosine of the closest sentence that gives a figure (-1: none)
     wants_person: bool = False  # the question asks who holds a role ("who is the ...")
     names_person: bool = True  # one of the best sentences names someone (or is a member line)
     scoped: bool = False  # asked within a section or document the reader chose
@@ -215,17 +216,23 @@ def unknown_names(question: str, bm25: BM25Index) -> tuple[str, ...]:
     """Proper names in the question that no document mentions.
 
     A capitalised word (other than the first) is taken for a name. It counts
-    as known when the vocabulary has a word sharing its first four letters, so
-    "Chinese" is known from "China"; "Argentina" or "Bitcoin" are not.
+    as known when the vocabulary has a word sharing its first letters (four,
+    or in an English question all but the last three), so "Chinese" is known
+    from "China"; "Argentina", "Bitcoin" or "Guadalajara" are not.
     """
-    prefixes = bm25.prefixes(4)
+    # In an English question a name must share more of its letters with a word
+    # of the documents ("Guadalajara" is not "Guadalupe"); a Spanish one keeps
+    # four, as its names are often the report's own in another form.
+    english = not _NOT_ENGLISH.search(question)
     names = []
     for m in _NAME.finditer(question):
         if m.start() == 0 or question[:m.start()].strip(" ¿¡\"'“") == "":
             continue
         word = m.group(1)
         stems = tokenize(word)
-        if not stems or any(s in bm25.df or fold(s)[:4] in prefixes for s in stems):
+        n = max(4, len(word) - 3) if english else 4
+        prefixes = bm25.prefixes(n)
+        if not stems or any(s in bm25.df or fold(s)[:n] in prefixes for s in stems):
             continue
         names.append(word)
     return tuple(dict.fromkeys(names))
@@ -295,6 +302,11 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
     # context), not by meaning alone: for a question in Spanish the closest
     # sentences by meaning are often a member list's Spanish names.
     states = any(states_quantity(c.text, question) for c in scored[:3])
+    # How close the best sentence giving a figure is to the question: "How
+    # many students attend UC San Diego?" finds a figure ("more than 100,000
+    # Mexicans" vaccinated in San Diego), but in a sentence about something else.
+    qsupport = max((c.sim for c in scored[:5] if states_quantity(c.text, question)),
+                   default=-1.0)
     holder = bool(_ASKS_HOLDER.search(question))
     named = any(data.passages[c.passage].kind == PEOPLE or _has_cue("person", c.text, question,
                                                                      frozenset())
@@ -308,8 +320,8 @@ def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
                     () if cross else unknown_names(question, data.bm25), wants, states,
                     has_terms=bool(tokenize(question)),
                     missing_terms=() if cross else missing_terms(question, data.bm25),
-                    wants_person=holder, names_person=named, scoped=scoped, closest=closest,
-                    cross_lingual=cross)
+                    wants_person=holder, names_person=named, quantity_support=qsupport,
+                    scoped=scoped, closest=closest, cross_lingual=cross)
 
 
 # -- sentences and their context ---------------------------------------------------
@@ -323,6 +335,7 @@ class Scored:
     end: int
     text: str
     rank: int = 0  # 1-based rank of its passage among the hits (0: not a hit)
+    sim: float = 0.0  # its cosine with the question alone
 
 
 # What precedes a list item's first sentence: a line break, then a bullet or
@@ -476,7 +489,7 @@ def score_sentences(question: str, r: Retrieval, data: IndexData, index_of: dict
                     score += cfg.answer_cue_bonus
                 if _FRAGMENT.search(text) or hit.passage.kind == FOOTNOTE:
                     score -= cfg.answer_fragment_penalty
-            out.append(Scored(score - 0.01 * (n_hit - 1), pi, s, e, text, n_hit))
+            out.append(Scored(score - 0.01 * (n_hit - 1), pi, s, e, text, n_hit, sims[j]))
     out.sort(key=lambda c: -c.score)
     # A sentence said twice (a repeated paragraph, a pull quote and its source)
     # is brought forward once, at its best place.
@@ -674,7 +687,8 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
        the support is only middling: a topical neighbour, not an answer;
     5. the question asks for a quantity and none of the sentences the answer
        would show states one (a year, a date or a number the question names
-       does not count);
+       does not count), or the closest that does is far from the question
+       (quantity_support < abstain_quantity): a figure about something else;
     6. the question asks who holds a role ("who is the president of ...") and
        none of those sentences names anyone.
     """
@@ -704,7 +718,8 @@ def should_abstain(ev: Evidence, cfg: Config) -> tuple[bool, str]:
             and not ev.cross_lingual):
         return True, (f"the nearest passages, in {where}, share too few of the question's key "
                       f"words to answer it; {widen}rephrase with the report's own terms")
-    if ev.wants_quantity and not ev.states_quantity:
+    if ev.wants_quantity and (not ev.states_quantity
+                              or ev.quantity_support < cfg.abstain_quantity):
         return True, (f"the report discusses this in {where} but gives no figure for it; ask "
                       "what the report says about the subject instead")
     if ev.wants_person and not ev.names_person:
@@ -811,7 +826,11 @@ _META = frozenset(tokenize("report reports say says said recommend recommends re
                            "across compare throughout way ways "
                            # the kind of answer asked for, not its subject
                            "percentage percent share proportion number amount rate total many "
-                           "much"))
+                           "much "
+                           # function words the lexical stop list lacks
+                           "about from has have had only also more most other such some any "
+                           "all into over under between among after before than then now been "
+                           "being will would could should can may might must there their"))
 
 
 def _term_weights(question: str, data: IndexData) -> dict[str, float]:

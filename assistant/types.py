@@ -196,17 +196,35 @@ class AnswerSentence:
     text: str  # verbatim sentence of the cited passage
     citation: int  # 1-based number of the cited passage in Answer.citations
     score: float
+    item: bool = False  # an item of a list (shown on its own line, after its lead-in)
+
+
+@dataclass(frozen=True)
+class AnswerGroup:
+    """The sentences an answer brings from one section, in the report's order."""
+
+    section: str  # the section's place, e.g. "Working Groups › Migration"
+    pages: tuple[int, ...]
+    sentences: tuple[AnswerSentence, ...]
+    more: str = ""  # a list cut short: how many items were left out and where they are
 
 
 @dataclass(frozen=True)
 class Answer:
     question: str
-    text: str  # the composed answer: sentences each followed by [n], or the abstention notice
-    sentences: tuple[AnswerSentence, ...]
-    citations: tuple[Hit, ...]  # numbered from 1, in that order
+    # The composed answer: sentences each followed by [n] (grouped under section
+    # headings when they come from several sections), or the abstention notice.
+    text: str
+    sentences: tuple[AnswerSentence, ...]  # every sentence of the answer, in the order shown
+    # Numbered from 1, in that order: the passages the answer quotes first, in the
+    # order it quotes them, then the other retrieved ones (an abstention: the
+    # closest passages, by rank).
+    citations: tuple[Hit, ...]
     abstained: bool
     reason: str = ""  # why it abstained, or notes such as a truncated question
     query: str = ""  # the query actually searched (after expansion / follow-up)
+    groups: tuple[AnswerGroup, ...] = ()  # the sentences by section (one group: one section)
+    ranked: tuple[Hit, ...] = ()  # the retrieval's ranking, best first (what eval's hit@k reads)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,24 @@ def check_answer_shape(ans: Answer) -> None:
         cited = ans.citations[s.citation - 1].passage
         assert s.text and s.text in cited.text, "a sentence that is not its passage's words"
         assert f"{s.text} [{s.citation}]" in ans.text
-    # The text is exactly the sentences, each followed by its marker.
-    assert ans.text == " ".join(f"{s.text} [{s.citation}]" for s in ans.sentences)
+    # The groups hold the sentences, in the order shown; one heading per group
+    # when there are several.
+    assert tuple(s for g in ans.groups for s in g.sentences) == ans.sentences
+    # The text is the sentences, each followed by its marker, in order; between
+    # them only white space, a list bullet, a section heading or a "N more" note.
+    rest = ans.text
+    for s in ans.sentences:
+        piece = f"{s.text} [{s.citation}]"
+        gap, _, rest = rest.partition(piece)
+        assert piece not in gap
+        for line in gap.splitlines():
+            line = line.strip()
+            assert (line in ("", "-") or (line.startswith("(") and " more in " in line)
+                    or any(line == f"{g.section} (p. {', '.join(map(str, g.pages))}):"
+                           for g in ans.groups)), f"text between sentences: {line!r}"
+    # Citation numbers run from [1] in the order first quoted, without gaps.
+    first = list(dict.fromkeys(int(m.group(1)) for m in MARKER.finditer(ans.text)))
+    assert first == list(range(1, len(first) + 1)), ans.text
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,11 @@ def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: b
     reason = answer.reason
     if note and reason.endswith(note):
         reason = reason[: -len(note)].rstrip("; ")
+    if reason and not answer.abstained:
+        # An answer's reason holds only notes on it (say, that a Spanish
+        # question is answered with the report's English sentences): the page
+        # shows those as a note, and "Why" only for a refusal.
+        note, reason = "; ".join(x for x in (note, reason) if x), ""
     return {
         "question": question,
         "searched_as": searched_as,
@@ -148,7 +153,12 @@ def answer_payload(answer: Answer, question: str, searched_as: str, follow_up: b
         "abstained": answer.abstained,
         "reason": reason,
         "note": note,
-        "sentences": [{"text": s.text, "citation": s.citation} for s in answer.sentences],
+        "sentences": [{"text": s.text, "citation": s.citation, "item": s.item}
+                      for s in answer.sentences],
+        # The sentences by section (one group when they come from one section).
+        "groups": [{"section": g.section, "pages": list(g.pages), "more": g.more,
+                    "sentences": [{"text": s.text, "citation": s.citation, "item": s.item}
+                                  for s in g.sentences]} for g in answer.groups],
         # An abstention cites nothing: its passages are only the closest matches.
         "citations": [] if answer.abstained else cites,
         "closest": cites if answer.abstained else [],

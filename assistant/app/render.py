@@ -115,8 +115,9 @@ def answer_markdown(payload: Mapping[str, Any], turn: int | None = None) -> str:
             lines += [f"- {md_text(c['citation'])}" for c in closest]
             parts.append("\n".join(lines))
     else:
-        body = " ".join(f"{md_text(s['text'])} {cite_marker(payload, s['citation'], turn)}"
-                        for s in payload["sentences"])
+        body = _grouped(payload, lambda t: md_text(t),
+                        lambda n: f" {cite_marker(payload, n, turn)}",
+                        lambda h: f"**{md_text(h)}**")
         parts.append(body or md_text(payload["answer"]))
         quoted = [c for c in payload["citations"] if c["quoted"]]
         if quoted:
@@ -127,6 +128,33 @@ def answer_markdown(payload: Mapping[str, Any], turn: int | None = None) -> str:
     if payload.get("note"):
         parts.append(f"*{say('note')} {md_text(payload['note'])}.*")
     return "\n\n".join(parts)
+
+
+def _grouped(payload: Mapping[str, Any], text, mark, heading) -> str:
+    """The answer's sentences as Markdown: list items as bullets, and a heading per
+    section when the answer draws on several (payload "groups"; else one paragraph)."""
+    groups = payload.get("groups") or [{"section": "", "pages": [], "more": "",
+                                        "sentences": payload["sentences"]}]
+    blocks = []
+    for g in groups:
+        lines: list[str] = []
+        for s in g["sentences"]:
+            piece = f"{text(s['text'])}{mark(s['citation'])}"
+            if s.get("item"):
+                lines.append(f"- {piece}")
+            elif lines and not lines[-1].startswith("- "):
+                lines[-1] += f" {piece}"
+            else:
+                lines.append(piece)
+        if g.get("more"):
+            lines.append(f"({text(g['more'])})")
+        if len(groups) > 1:
+            pages = ", ".join(map(str, g["pages"]))
+            lines.insert(0, heading(f"{g['section']} (p. {pages})"))
+        # A blank line before a bullet list, so Markdown renders it as one.
+        blocks.append("\n".join(lines).replace("\n- ", "\n\n- ", 1) if any(
+            ln.startswith("- ") for ln in lines) else "\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def export_markdown(payload: Mapping[str, Any], doc_title: str = "") -> str:
@@ -149,8 +177,7 @@ def export_markdown(payload: Mapping[str, Any], doc_title: str = "") -> str:
         cites = payload.get("closest", [])
         heading = "Closest passages (not an answer)"
     else:
-        lines += [" ".join(f"{s['text']} [{s['citation']}]" for s in payload["sentences"])
-                  or payload["answer"], ""]
+        lines += [_grouped(payload, str, lambda n: f" [{n}]", str) or payload["answer"], ""]
         cites = [c for c in payload["citations"] if c["quoted"]]
         heading = "Sources"
     if cites:

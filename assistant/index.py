@@ -258,8 +258,8 @@ def _load_version(cfg: Config) -> IndexData:
     if not path.is_dir():
         # A truncated pointer, or one naming a version that was deleted by hand:
         # the pointer is what is wrong, not a file inside the version.
-        raise IndexError_(f"{cfg.index_dir / 'CURRENT'} names {path.name!r}, which is not a "
-                          f"version folder in {cfg.index_dir} (the pointer is damaged or the "
+        raise IndexError_(f"{cfg.index_dir / 'CURRENT'} names {path.name!r}, a version folder "
+                          f"missing from {cfg.index_dir} (the pointer is damaged, or that "
                           f"version was deleted); {fix}")
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))

@@ -643,7 +643,13 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
                 if prev is not None:
                     chosen.setdefault(prev, (text.is_item(prev), c.score))
             chosen.setdefault(s, (text.is_item(s) and lead is not None, c.score))
-        ordered = sorted(chosen.items(), key=lambda kv: (data.passages[kv[0][0]].start + kv[0][1]))
+        if not whole_members and all(data.passages[x[0]].kind == PEOPLE for x in chosen):
+            # Members picked one by one for a question about someone ("Which
+            # Brookings scholar ..."): the best match first, not the list's order.
+            ordered = sorted(chosen.items(), key=lambda kv: -kv[1][1])
+        else:
+            ordered = sorted(chosen.items(),
+                             key=lambda kv: data.passages[kv[0][0]].start + kv[0][1])
         s0 = ordered[0][0]
         p0 = data.passages[s0[0]]
         groups.append(_Group(path, (doc_order.get(p0.doc_id, 0), p0.start + s0[1]),

@@ -8,6 +8,7 @@ the passages as closest matches, not as an answer.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -267,6 +268,13 @@ def missing_terms(question: str, bm25: BM25Index) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+@functools.lru_cache(maxsize=65536)
+def _tokens(text: str) -> frozenset[str]:
+    """The stemmed words of a passage or sentence of the index; cached, as the same
+    texts are read for question after question (tokenizing was most of composing)."""
+    return frozenset(tokenize(text))
+
+
 def coverage(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
              top: int = 3) -> float:
     """Largest IDF-weighted share of the question's words found in one of the top passages."""
@@ -278,19 +286,20 @@ def coverage(question: str, r: Retrieval, data: IndexData, index_of: dict[str, i
     total = sum(idf.values()) or 1.0
     best = 0.0
     for h in r.hits[:top]:
-        words = set(tokenize(f"{h.passage.context} {h.passage.text}"))
+        words = _tokens(h.passage.context) | _tokens(h.passage.text)
         best = max(best, sum(v for t, v in idf.items() if t in words) / total)
     return best
 
 
 def evidence(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
              scored: list[Scored] | None = None, scoped: bool = False,
-             cfg: Config | None = None) -> Evidence:
+             cfg: Config | None = None, people: bool | None = None) -> Evidence:
     """The features should_abstain reads; ``scored`` is score_sentences' result, if at hand."""
     # A member list supports only a question about people: its lines carry
     # their group's name, so they sit near any question on that group's topic
     # without answering it (and compose would not show them for one).
-    people = asks_about_people(question, data)
+    if people is None:
+        people = asks_about_people(question, data)
     support = max((float(r.sentence[index_of[h.passage.id]]) for h in r.hits
                    if people or h.passage.kind != PEOPLE), default=-1.0)
     wants = bool(_QUANTITY.search(question))
@@ -435,16 +444,27 @@ class _Text:
 
     def footnote(self, pi: int, mark: str) -> list[tuple[int, int, int]]:
         """The sentences of the footnote ``mark`` of passage pi's document."""
-        doc_id = self.data.passages[pi].doc_id
-        for i, p in enumerate(self.data.passages):
-            if p.doc_id == doc_id and p.kind == FOOTNOTE and p.text.startswith(mark):
-                return self.sentences(i)
-        return []
+        i = _footnotes(self.data).get((self.data.passages[pi].doc_id, mark))
+        return [] if i is None else self.sentences(i)
 
     def member_list(self, pi: int) -> list[tuple[int, int, int]]:
         """Every line of the member list passage pi belongs to (its passages in a row)."""
         return [x for x in self.around(pi, back=4, ahead=6)
                 if not _is_label(self.text(x))]
+
+
+def _footnotes(data: IndexData) -> dict[tuple[str, str], int]:
+    """{(document, marker): passage row} of every footnote, built once per loaded index
+    (a scan of every passage per question would grow with the corpus)."""
+    cache = data.__dict__.get("_footnote_rows")
+    if cache is None:
+        cache = {}
+        for i, p in enumerate(data.passages):
+            m = _NOTE_MARK.match(p.text) if p.kind == FOOTNOTE else None
+            if m:
+                cache.setdefault((p.doc_id, m.group(0)), i)
+        data.__dict__["_footnote_rows"] = cache
+    return cache
 
 
 def score_sentences(question: str, r: Retrieval, data: IndexData, index_of: dict[str, int],
@@ -480,7 +500,7 @@ def score_sentences(question: str, r: Retrieval, data: IndexData, index_of: dict
             text = hit.passage.text[s:e]
             if _is_label(text):
                 continue  # a list's heading ("MIGRATION GROUP") answers nothing
-            overlap = sum(weights.get(t, 0.0) for t in set(tokenize(text))) / total
+            overlap = sum(weights.get(t, 0.0) for t in _tokens(text)) / total
             near = max([sims[i] for i in (j - 1, j + 1) if 0 <= i < len(sims)], default=0.0)
             score = (sims[j] + 0.15 * overlap + cfg.answer_context_weight * max(near, 0.0)
                      + cfg.answer_passage_weight * float(r.dense[pi]))
@@ -544,6 +564,7 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
     text = _Text(r, data)
     weights = _term_weights(question, data)
     rare = {t for t, w in weights.items() if w >= 1.5} or set(weights)
+    kinds = asks_for(question)
     broad = bool(_ASKS_BROAD.search(question))
     wants_list = bool(_ASKS_LIST.search(question)) and not _QUANTITY.search(question)
     whole_members = people and bool(_ASKS_MEMBERS.search(question)) and not names_member(
@@ -563,7 +584,7 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
         if path != primary:
             # Another section counts by its best sentence naming what was asked
             # about: near in meaning alone, it is more likely another subject.
-            cands = [c for c in cands if rare & set(tokenize(c.text))]
+            cands = [c for c in cands if rare & _tokens(c.text)]
             if (not cands or len(kept) >= cfg.answer_max_sections
                     or cands[0].score < best - margin):
                 continue
@@ -577,7 +598,7 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
         picks = [c for c in cands[:n] if c.score >= ref - cfg.answer_margin]
         # The question asks for a figure, a person, a date: when none of the
         # sentences kept gives one, the section's best that does comes too.
-        for kind in asks_for(question) & {"number", "person", "date"}:
+        for kind in kinds & {"number", "person", "date"}:
             if not any(_has_cue(kind, c.text, question, frozenset(weights)) for c in picks):
                 extra = next((c for c in cands if c.score >= top.score - cfg.answer_cue_margin
                               and data.passages[c.passage].kind != PEOPLE
@@ -620,7 +641,7 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
                 chosen.setdefault(s, (True, c.score))
                 continue
             note = _NOTE_MARK.search(c.text)
-            if note and (wants_list or asks_for(question) & {"recommendation", "definition"}):
+            if note and (wants_list or kinds & {"recommendation", "definition"}):
                 # "the five principles² ... remain applicable": the footnote is the list.
                 for x in text.footnote(c.passage, note.group(0))[:cfg.answer_list_items]:
                     chosen.setdefault(x, (True, c.score))
@@ -629,7 +650,13 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
                 if prev is not None:
                     chosen.setdefault(prev, (text.is_item(prev), c.score))
             chosen.setdefault(s, (text.is_item(s) and lead is not None, c.score))
-        ordered = sorted(chosen.items(), key=lambda kv: (data.passages[kv[0][0]].start + kv[0][1]))
+        if not whole_members and all(data.passages[x[0]].kind == PEOPLE for x in chosen):
+            # Members picked one by one for a question about someone ("Which
+            # Brookings scholar ..."): the best match first, not the list's order.
+            ordered = sorted(chosen.items(), key=lambda kv: -kv[1][1])
+        else:
+            ordered = sorted(chosen.items(),
+                             key=lambda kv: data.passages[kv[0][0]].start + kv[0][1])
         s0 = ordered[0][0]
         p0 = data.passages[s0[0]]
         groups.append(_Group(path, (doc_order.get(p0.doc_id, 0), p0.start + s0[1]),
@@ -647,11 +674,20 @@ def _more(n: int, rest: list[tuple[int, int, int]], data: IndexData) -> str:
 def names_member(question: str, data: IndexData) -> bool:
     """Whether the question names someone the member lists name, or an institution
     only they mention as an affiliation ("Brookings"): it asks about one member."""
-    words = set(_WORD.findall(question))
-    # Four letters or more, capitalised, so "Gross" and not "gross".
-    return any(w in words for d in data.documents for p in d.people
-               for w in f"{p.name} {p.affiliation}".split()
-               if len(w) >= 4 and w[0].isupper() and w not in _COMMON_AFFILIATION)
+    return bool(set(_WORD.findall(question)) & _member_words(data))
+
+
+def _member_words(data: IndexData) -> frozenset[str]:
+    """Words of the member lists' names and affiliations that pick out someone:
+    four letters or more, capitalised ("Gross", not "gross"), not a common word of
+    affiliations. Built once per loaded index."""
+    words = data.__dict__.get("_member_words")
+    if words is None:
+        words = frozenset(w for d in data.documents for p in d.people
+                          for w in f"{p.name} {p.affiliation}".split()
+                          if len(w) >= 4 and w[0].isupper() and w not in _COMMON_AFFILIATION)
+        data.__dict__["_member_words"] = words
+    return words
 
 
 def asks_about_people(question: str, data: IndexData) -> bool:
@@ -740,7 +776,8 @@ def compose(question: str, r: Retrieval, data: IndexData, cfg: Config,
     # would put names and affiliations forward as the answer.
     people = asks_about_people(question, data)
     scored = score_sentences(question, r, data, index_of, cfg, member_lists=people)
-    abstain, reason = should_abstain(evidence(question, r, data, index_of, scored, scoped), cfg)
+    abstain, reason = should_abstain(
+        evidence(question, r, data, index_of, scored, scoped, cfg, people), cfg)
     if abstain:
         return _abstained(question, r, reason, note)
     groups = plan_answer(question, scored, r, data, cfg, people)

@@ -347,7 +347,11 @@ class CacheFound:
     notes: list[str]
 
 
-def _read_cache(version: Path) -> dict[str, np.ndarray]:
+CACHE_FILE = "embcache.npz"  # the sentence model's vectors
+ML_CACHE_FILE = "mlcache.npz"  # the multilingual encoder's (another width, so another file)
+
+
+def _read_cache(version: Path, name: str = CACHE_FILE) -> dict[str, np.ndarray]:
     """One version folder's cache, or ValueError/OSError saying why it cannot be trusted.
 
     A damaged cache would pass wrong vectors on to the next build, so it is
@@ -355,15 +359,15 @@ def _read_cache(version: Path) -> dict[str, np.ndarray]:
     it is not (the manifest itself is damaged), the npz's own zip CRC-32 still
     catches flipped bytes on read, and the shape and norms are checked below.
     """
-    file = version / "embcache.npz"
+    file = version / name
     if not file.is_file():
-        raise FileNotFoundError(errno.ENOENT, "no embcache.npz", str(file))
+        raise FileNotFoundError(errno.ENOENT, f"no {name}", str(file))
     try:
         manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
         sums = manifest.get("checksums") if isinstance(manifest, dict) else None
     except (OSError, ValueError):
         sums = None  # unverifiable by checksum; the format checks below still apply
-    if isinstance(sums, dict) and "embcache.npz" in sums and sums["embcache.npz"] != _sha256(file):
+    if isinstance(sums, dict) and name in sums and sums[name] != _sha256(file):
         raise ValueError("checksum mismatch")
     try:
         with np.load(file, allow_pickle=False) as data:
@@ -380,7 +384,7 @@ def _read_cache(version: Path) -> dict[str, np.ndarray]:
     return dict(zip(keys.tolist(), vectors, strict=True))
 
 
-def _load_cache(index_dir: Path) -> CacheFound:
+def _load_cache(index_dir: Path, name: str = CACHE_FILE) -> CacheFound:
     """The newest intact embedding cache among the version folders, keyed by content hash.
 
     The live version comes first. When CURRENT is damaged or its version has no
@@ -401,7 +405,7 @@ def _load_cache(index_dir: Path) -> CacheFound:
         others = []
     for version in ([live] if live is not None else []) + others:
         try:
-            return CacheFound(_read_cache(version), version.name, notes)
+            return CacheFound(_read_cache(version, name), version.name, notes)
         except FileNotFoundError:
             continue  # a version without a cache, or a pointer to a missing one
         except (OSError, ValueError) as exc:
@@ -572,7 +576,10 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
     spans = [(i, s, e) for i, s, e, _ in sentences]
     progress("embedding for questions in other languages", 0.8)
     ml_t0 = time.perf_counter()
-    ml = embed_for_index(cfg, passage_texts, sentence_texts)
+    # Cached by text like the sentence model's vectors, so a build or an add
+    # embeds only what is new in the multilingual space too.
+    ml_cache = _load_cache(cfg.index_dir, ML_CACHE_FILE).vectors if cfg.multilingual_model else {}
+    ml = embed_for_index(cfg, passage_texts, sentence_texts, ml_cache)
     ml_seconds = time.perf_counter() - ml_t0
 
     progress("building the indexes", 0.86)
@@ -604,7 +611,8 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
     path = _write_version(cfg.index_dir, manifest, passages, docs, dense, vectors, sent_vectors,
                           spans, bm25, acronyms, {k: cache[k] for k in used},
                           sent_dense=sent_dense,
-                          extra={} if ml is None else {"ml_passages": ml[0], "ml_sentences": ml[1]})
+                          extra={} if ml is None else {"ml_passages": ml[0], "ml_sentences": ml[1]},
+                          ml_cache=ml_cache)
     progress("ready", 1.0)
     return IndexData(path, manifest, passages, docs, dense, vectors, sent_vectors,
                      np.asarray(spans, dtype=np.int64).reshape(-1, 3), bm25, acronyms, skipped,
@@ -636,11 +644,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
+def _write_cache(file: Path, cache: dict[str, np.ndarray], dim: int) -> None:
+    keys = sorted(cache)
+    mat = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, dim))
+    np.savez(file, keys=np.array(keys), vectors=mat.astype(np.float32))
+
+
 def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
                    docs: list[Document], dense, vectors: np.ndarray, sent_vectors: np.ndarray,
                    spans: list, bm25: BM25Index, acronyms: dict,
                    cache: dict[str, np.ndarray], *, sent_dense,
-                   extra: dict[str, np.ndarray] | None = None) -> Path:
+                   extra: dict[str, np.ndarray] | None = None,
+                   ml_cache: dict[str, np.ndarray] | None = None) -> Path:
     import faiss
 
     try:
@@ -666,9 +681,9 @@ def _write_version(index_dir: Path, manifest: dict, passages: list[Passage],
         (tmp / "sentences.json").write_text(json.dumps([list(s) for s in spans]))
         (tmp / "acronyms.json").write_text(json.dumps(acronyms, ensure_ascii=False, indent=1))
         bm25.save(tmp / "bm25")
-        keys = sorted(cache)
-        mat = np.stack([cache[k] for k in keys]) if keys else np.zeros((0, vectors.shape[1]))
-        np.savez(tmp / "embcache.npz", keys=np.array(keys), vectors=mat.astype(np.float32))
+        _write_cache(tmp / CACHE_FILE, cache, vectors.shape[1])
+        if ml_cache:
+            _write_cache(tmp / ML_CACHE_FILE, ml_cache, 0)
         # Checksums let a load tell a damaged file from a sound one, even when a
         # flipped byte leaves it the right size and parseable.
         manifest["checksums"] = _checksums(tmp)

@@ -164,17 +164,32 @@ class MultilingualEncoder:
         return self.encode([text])[0]
 
 
-def embed_for_index(cfg, passage_texts: list[str], sentence_texts: list[str]
-                    ) -> tuple[np.ndarray, np.ndarray] | None:
+def embed_for_index(cfg, passage_texts: list[str], sentence_texts: list[str],
+                    cache: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
     """Multilingual vectors of a build's passages and sentences, or None when the channel is off.
 
     The same texts the English model embeds, row for row, so a row number
-    means the same passage or sentence in both sets of vectors.
+    means the same passage or sentence in both sets of vectors. Only texts
+    missing from ``cache`` (content hash -> vector) are embedded, and
+    ``cache`` is left holding exactly the vectors this build uses, so it
+    does not grow across builds.
     """
     if not cfg.multilingual_model:
         return None
-    enc = MultilingualEncoder(cfg.multilingual_model)
-    return enc.encode(passage_texts), enc.encode(sentence_texts)
+    from assistant.embed import text_key
+
+    texts = [*passage_texts, *sentence_texts]
+    keys = [text_key(cfg.multilingual_model, t) for t in texts]
+    missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in cache}
+    if missing:
+        vecs = MultilingualEncoder(cfg.multilingual_model).encode(list(missing.values()))
+        cache.update(zip(missing, vecs, strict=True))
+    for k in set(cache) - set(keys):
+        del cache[k]
+    dim = 512 if not keys else len(cache[keys[0]])
+    rows = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim))
+    n = len(passage_texts)
+    return rows[:n], rows[n:]
 
 
 def cross_lingual_note(r) -> str:

@@ -584,7 +584,8 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
         if path != primary:
             # Another section counts by its best sentence naming what was asked
             # about: near in meaning alone, it is more likely another subject.
-            cands = [c for c in cands if rare & _tokens(c.text)]
+            cands = [c for c in cands
+                     if _named_share(rare, weights, _tokens(c.text)) >= cfg.answer_section_naming]
             if (not cands or len(kept) >= cfg.answer_max_sections
                     or cands[0].score < best - margin):
                 continue
@@ -874,6 +875,12 @@ def _term_weights(question: str, data: IndexData) -> dict[str, float]:
     n = data.bm25.size
     return {t: math.log((n + 1) / (data.bm25.df.get(t, 0) + 0.5)) for t in set(tokenize(question))
             if t in data.bm25.df and t not in _META}
+
+
+def _named_share(rare: set[str], weights: dict[str, float], tokens: frozenset[str]) -> float:
+    """The share, by weight, of the question's rare words that a sentence holds."""
+    total = sum(weights[t] for t in rare)
+    return sum(weights[t] for t in rare & tokens) / total if total else 0.0
 
 
 def _is_label(text: str) -> bool:

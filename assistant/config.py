@@ -86,6 +86,10 @@ class Config:
     answer_section_margin: float = 0.06  # another section this far below the best is left out
     answer_broad_margin: float = 0.60  # the same for "what does the report say about X"
     answer_max_sections: int = 4
+    # Another section joins the answer only when its sentence names this share
+    # of the question's rare words (by weight): one shared word ("water") is
+    # another subject that happens to use it.
+    answer_section_naming: float = 0.3
     answer_cue_bonus: float = 0.06  # a sentence of the kind asked for (a figure, a reason ...)
     answer_fragment_penalty: float = 0.12  # a footnote item, a clause ending in ";"
     answer_context_weight: float = 0.10  # share of the best neighbour's score a sentence gets

@@ -574,7 +574,7 @@ def _build_unlocked(cfg: Config, embedder: Embedder, progress: Progress = _quiet
     vectors = _stack(cache, [keys[t] for t in passage_texts], embedder)
     sent_vectors = _stack(cache, [keys[t] for t in sentence_texts], embedder)
     spans = [(i, s, e) for i, s, e, _ in sentences]
-    progress("embedding for questions in other languages", 0.8)
+    progress("embedding for questions in other languages", 0.85)
     ml_t0 = time.perf_counter()
     # Cached by text like the sentence model's vectors, so a build or an add
     # embeds only what is new in the multilingual space too.

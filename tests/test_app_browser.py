@@ -245,7 +245,8 @@ def test_browse_reads_a_section_and_filters_questions_to_it(page):
     assert "Migration" in page.input_value("#ra-section input")
     text = ask(page, "What should the two governments do?")
     assert "Searched only in: Migration" in text
-    wheres = page.locator("#ra-sources .ra-where").all_inner_texts()
+    # Every source, also those folded under "also retrieved" (text, not what is drawn).
+    wheres = page.locator("#ra-sources .ra-where").all_text_contents()
     assert wheres and all(w.startswith("Working Groups › Migration") for w in wheres)
 
 
@@ -329,7 +330,9 @@ def open_cards(pg) -> list[str]:
 
 def test_a_citation_marker_shows_its_sentence_and_opens_its_source(page):
     ask(page, USMCA)
-    link = page.locator(f"{BOT} a.ra-cite-link").first
+    # The last marker (in the message's source list): the chat keeps its
+    # bottom in view, so in a long answer the first one is scrolled away.
+    link = page.locator(f"{BOT} a.ra-cite-link").last
     n = link.inner_text().strip("[]")
     # Hover: the cited sentence with its section and page.
     link.hover()
@@ -345,8 +348,11 @@ def test_a_citation_marker_shows_its_sentence_and_opens_its_source(page):
     page.wait_for_function("id => document.getElementById(id)?.open === true",
                            arg=f"ra-src-0-{n}")
     card.locator(".ra-context").wait_for(state="visible")
-    assert card.evaluate("e => { const r = e.getBoundingClientRect();"
-                         " return r.top >= 0 && r.top < window.innerHeight; }")
+    # The scroll is smooth: wait for the card to arrive in view.
+    page.wait_for_function("id => { const r = document.getElementById(id)"
+                           "?.getBoundingClientRect();"
+                           " return !!r && r.top >= 0 && r.top < window.innerHeight; }",
+                           arg=f"ra-src-0-{n}")
 
 
 def test_citations_work_from_the_keyboard(page):

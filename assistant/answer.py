@@ -610,6 +610,8 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
 
     groups: list[_Group] = []
     for path, picks in kept:
+        if not whole_members:
+            picks = _naming_members(picks, data, rare, weights)
         chosen: dict[tuple[int, int, int], tuple[bool, float]] = {}
         more = ""
         lists_done = 0
@@ -664,6 +666,22 @@ def plan_answer(question: str, scored: list[Scored], r: Retrieval, data: IndexDa
                              picks[0].score, [(s, it, sc) for s, (it, sc) in ordered], more))
     groups.sort(key=lambda g: g.order)
     return groups
+
+
+def _naming_members(picks: list[Scored], data: IndexData, rare: set[str],
+                    weights: dict[str, float]) -> list[Scored]:
+    """The member lines that name most of what the question asks about, when any names it.
+
+    "Who from Brookings was in the energy group?": the lines near it in
+    meaning are all that group's members, but only the one naming Brookings
+    answers; the others are people the question did not ask about.
+    """
+    people = [c for c in picks if data.passages[c.passage].kind == PEOPLE]
+    share = {id(c): _named_share(rare, weights, _tokens(c.text)) for c in people}
+    best = max(share.values(), default=0.0)
+    if best == 0.0:
+        return picks
+    return [c for c in picks if data.passages[c.passage].kind != PEOPLE or share[id(c)] == best]
 
 
 def _more(n: int, rest: list[tuple[int, int, int]], data: IndexData) -> str:

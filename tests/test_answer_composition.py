@@ -205,3 +205,16 @@ def test_an_unrelated_question_is_not_bent_into_a_follow_up():
     history = ["What did the security and public health group say about fentanyl?"]
     q = "Which group discussed electric vehicles?"
     assert complete_follow_up(q, history) == (q, False)
+
+
+@pytest.mark.parametrize("question,named", [
+    ("Who from Tec de Monterrey took part in the trade group?", "Tec de Monterrey"),
+    ("Which member of the energy group works for Schneider Electric?", "Schneider Electric"),
+])
+def test_a_question_naming_an_affiliation_names_only_the_members_from_it(assistant, question,
+                                                                          named):
+    # The group's other members sit as near in meaning; naming them answers
+    # a question nobody asked.
+    ans = assistant.ask(question)
+    assert not ans.abstained and ans.sentences, ans.text
+    assert all(named in s.text for s in ans.sentences), ans.text

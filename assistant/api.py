@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import replace
 
 from assistant.answer import compose, evidence, should_abstain
-from assistant.compare import GROUPINGS, compare_sections
+from assistant.compare import GROUPINGS, compare_sections, without_framing
 from assistant.config import Config
 from assistant.embed import Embedder
 from assistant.errors import AssistantError, IndexError_, QueryError
@@ -239,7 +239,8 @@ class Assistant:
         terms = frozenset(t for t in tokenize(r.query)
                           if 0 < bm25.df.get(t, 0) <= 0.2 * bm25.size)
         abstain, reason = should_abstain(
-            evidence(q, r, self.data, self._index_of, cfg=self.cfg, scoped=bool(section or doc)),
+            evidence(without_framing(q), r, self.data, self._index_of, cfg=self.cfg,
+                     scoped=bool(section or doc)),
             self.cfg)
         if abstain:
             return Comparison(q, (), True, reason)

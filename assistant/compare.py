@@ -43,6 +43,14 @@ _FRAMING = frozenset(tokenize(
     "about regarding concerning"))
 
 
+def without_framing(question: str) -> str:
+    """The question without the words that only ask for a comparison ("Compare what the
+    report says about fentanyl" -> "what the about fentanyl"): what is left is what the
+    evidence for it is judged on, as those words are not the topic."""
+    kept = [w for w in question.split() if not (set(tokenize(w)) and set(tokenize(w)) <= _FRAMING)]
+    return " ".join(kept) or question
+
+
 def naming_sets(topic: str, query: str, rare: frozenset[str]) -> list[frozenset[str]]:
     """The word sets that name a topic; a sentence names it when it holds every word of one set.
 
